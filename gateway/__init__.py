@@ -1,0 +1,1 @@
+"""The public API: takes a post, calls the stages, assembles entity/type/box/mask."""

@@ -1,0 +1,32 @@
+"""Settings of the gateway (env prefix `GMNER_GATEWAY_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import AppSettings
+
+
+class GatewaySettings(AppSettings):
+    model_config = SettingsConfigDict(env_prefix="GMNER_GATEWAY_", extra="ignore")
+
+    port: int = 8000
+    ner_url: str = "http://127.0.0.1:8001"
+    expansion_url: str = "http://127.0.0.1:8002"
+    # A visual stage left empty is "not deployed": entities get a reason instead of a box.
+    ve_url: str | None = "http://127.0.0.1:8003"
+    vg_url: str | None = "http://127.0.0.1:8004"
+    sam_url: str | None = "http://127.0.0.1:8005"
+
+    ner_timeout_s: float = Field(default=60.0, gt=0)
+    expansion_timeout_s: float = Field(default=60.0, gt=0)
+    ve_timeout_s: float = Field(default=30.0, gt=0)
+    vg_timeout_s: float = Field(default=30.0, gt=0)
+    sam_timeout_s: float = Field(default=60.0, gt=0)
+    stage_retries: int = Field(default=1, ge=0)
+    # The whole request never takes longer than this; stages still running are reported as degraded.
+    deadline_s: float = Field(default=120.0, gt=0)
+    max_entities: int = Field(default=16, ge=1, le=64)
+    # Multipart/JSON bodies larger than this are refused before parsing (image limit + room for text).
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)

@@ -1,0 +1,1 @@
+"""The `gmner` command: embedded runner, evaluation, training, prediction."""

@@ -1,0 +1,1 @@
+"""One module per `gmner` subcommand; each exposes `register(subparsers)`."""

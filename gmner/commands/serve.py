@@ -1,0 +1,63 @@
+"""`gmner serve`: run the whole service on this machine (embedded mode) until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="start Redis (if needed), the LLM server, every stage and the gateway on this machine",
+        description="Embedded mode. Every setting can also come from GMNER_EMBEDDED_* environment variables.",
+    )
+    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="gateway port (default 8000)")
+    parser.add_argument("--stages", help="comma-separated stages to start (default: ner,expansion,ve,vg,sam)")
+    parser.add_argument("--log-dir", help="write each process's log to DIR/<name>.log instead of the terminal")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gmner.embedded.settings import EmbeddedSettings
+    from gmner.embedded.stack import EmbeddedStack, StackError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s gmner serve: %(message)s")
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["gateway_port"] = args.port
+    if args.stages:
+        overrides["stages"] = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if args.log_dir:
+        overrides["log_dir"] = args.log_dir
+    settings = EmbeddedSettings(**overrides)
+    stack = EmbeddedStack(settings)
+    # SIGTERM behaves like Ctrl-C so `kill` stops every child too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        print(f"gmner is ready: {stack.gateway_url}  (API docs {stack.gateway_url}/docs)", flush=True)
+        for proc in stack.processes:
+            if proc.ready_url:
+                print(f"  {proc.name:<10} {proc.ready_url.rsplit('/', 1)[0]}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        while True:
+            for proc in stack.processes:
+                if proc.process.poll() is not None:
+                    print(f"{proc.name} exited with {proc.process.returncode}; stopping.", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except StackError as exc:
+        print(f"gmner serve: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,37 @@
+"""Settings of the embedded runner (env prefix `GMNER_EMBEDDED_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALL_STAGES = ("ner", "expansion", "ve", "vg", "sam")
+
+
+class EmbeddedSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GMNER_EMBEDDED_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    ner_port: int = 8001
+    expansion_port: int = 8002
+    ve_port: int = 8003
+    vg_port: int = 8004
+    sam_port: int = 8005
+    llm_port: int = 8010
+    redis_port: int = 6379
+    # The GGUF the LLM server runs; null assembles the bundled gemma-3-270m into `cache_dir`.
+    llm_model_path: str | None = None
+    llm_model_alias: str = "gemma-3-270m"
+    llm_context: int = Field(default=2048, ge=256)
+    llm_threads: int = Field(default=2, ge=1)
+    # Which stages to start; a visual stage left out is reported as not deployed.
+    stages: list[str] = Field(default_factory=lambda: list(ALL_STAGES))
+    cache_dir: Path = Path.home() / ".cache" / "gmner"
+    log_dir: Path | None = None
+    ready_timeout_s: float = Field(default=300.0, gt=0)
+
+    def stage_port(self, stage: str) -> int:
+        return int(getattr(self, f"{stage}_port"))

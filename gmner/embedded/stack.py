@@ -1,0 +1,208 @@
+"""Starts and stops the embedded stack: Redis (if none runs), the LLM server, the stages, the gateway."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from gmner.embedded.llm_model import bundled_gemma_path
+from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
+
+logger = logging.getLogger(__name__)
+
+APP_MODULES = {
+    "ner": "services.ner.app:create_app",
+    "expansion": "services.expansion.app:create_app",
+    "ve": "services.ve.app:create_app",
+    "vg": "services.vg.app:create_app",
+    "sam": "services.sam.app:create_app",
+    "gateway": "gateway.app:create_app",
+}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    ready_url: str
+    log: IO[bytes] | None
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        return sock.connect_ex((host, port)) == 0
+
+
+class EmbeddedStack:
+    """Context manager: `with EmbeddedStack(settings) as stack: ...` starts everything and waits for /ready."""
+
+    def __init__(self, settings: EmbeddedSettings, *, extra_env: dict[str, str] | None = None) -> None:
+        unknown = set(settings.stages) - set(ALL_STAGES)
+        if unknown:
+            raise StackError(f"unknown stages {sorted(unknown)}; choose from {ALL_STAGES}")
+        self.settings = settings
+        self.extra_env = extra_env or {}
+        self.processes: list[ManagedProcess] = []
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.gateway_port}"
+
+    def url(self, stage: str) -> str:
+        return f"http://{self.settings.host}:{self.settings.stage_port(stage)}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.settings.host}:{self.settings.redis_port}/0"
+
+    @property
+    def llm_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.llm_port}/v1"
+
+    def __enter__(self) -> EmbeddedStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        s = self.settings
+        self._ensure_redis()
+        model_path = Path(s.llm_model_path) if s.llm_model_path else bundled_gemma_path(s.cache_dir)
+        self._spawn(
+            "llm",
+            [
+                sys.executable, "-m", "llama_cpp.server",
+                "--model", str(model_path),
+                "--model_alias", s.llm_model_alias,
+                "--host", s.host,
+                "--port", str(s.llm_port),
+                "--n_ctx", str(s.llm_context),
+                "--n_threads", str(s.llm_threads),
+            ],
+            f"{self.llm_url}/models",
+        )
+        for stage in s.stages:
+            self._spawn_app(stage, s.stage_port(stage))
+        self._spawn_app("gateway", s.gateway_port)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        pending = [p for p in self.processes if p.ready_url]
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for proc in list(pending):
+                    if proc.process.poll() is not None:
+                        raise StackError(f"{proc.name} exited with {proc.process.returncode}; {self._log_hint(proc)}")
+                    try:
+                        if client.get(proc.ready_url).status_code == 200:
+                            pending.remove(proc)
+                            logger.info("%s ready", proc.name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    names = ", ".join(p.name for p in pending)
+                    raise StackError(f"not ready after {self.settings.ready_timeout_s:.0f}s: {names}")
+                if pending:
+                    time.sleep(0.5)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            if proc.process.poll() is None:
+                proc.process.terminate()
+        for proc in reversed(self.processes):
+            try:
+                proc.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait(timeout=5)
+            if proc.log is not None:
+                proc.log.close()
+        self.processes.clear()
+
+    def _env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            {
+                "GMNER_LLM_BASE_URL": self.llm_url,
+                "GMNER_LLM_MODEL": s.llm_model_alias,
+                "GMNER_LLM_API": "completions",
+                "GMNER_LLM_REDIS_URL": self.redis_url,
+                "GMNER_GATEWAY_NER_URL": self.url("ner"),
+                "GMNER_GATEWAY_EXPANSION_URL": self.url("expansion"),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+        )
+        for stage in ("ve", "vg", "sam"):
+            env[f"GMNER_GATEWAY_{stage.upper()}_URL"] = self.url(stage) if stage in s.stages else ""
+        env.update(self.extra_env)
+        return env
+
+    def _spawn_app(self, name: str, port: int) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", APP_MODULES[name], "--factory",
+            "--host", self.settings.host, "--port", str(port), "--no-access-log",
+        ]
+        self._spawn(name, command, f"http://{self.settings.host}:{port}/ready")
+
+    def _spawn(self, name: str, command: list[str], ready_url: str) -> None:
+        host_port = ready_url.split("//", 1)[1].split("/", 1)[0]
+        host, port = host_port.rsplit(":", 1)
+        if port_open(host, int(port)):
+            raise StackError(f"port {port} for {name} is already in use; set GMNER_EMBEDDED_{name.upper()}_PORT")
+        log = None
+        if self.settings.log_dir is not None:
+            self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.settings.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command, env=self._env(), stdout=log or None, stderr=subprocess.STDOUT if log else None
+        )
+        self.processes.append(ManagedProcess(name, process, ready_url, log))
+
+    def _ensure_redis(self) -> None:
+        s = self.settings
+        if port_open(s.host, s.redis_port):
+            return
+        server = shutil.which("redis-server")
+        if server is None:
+            logger.warning("no Redis at %s and no redis-server binary: the LLM cache is off", self.redis_url)
+            return
+        process = subprocess.Popen(
+            [server, "--bind", s.host, "--port", str(s.redis_port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        self.processes.append(ManagedProcess("redis", process, "", None))
+        for _ in range(50):
+            if port_open(s.host, s.redis_port):
+                return
+            time.sleep(0.1)
+        raise StackError(f"redis-server did not start on port {s.redis_port}")
+
+    def _log_hint(self, proc: ManagedProcess) -> str:
+        if self.settings.log_dir is None:
+            return "see its output above"
+        return f"see {self.settings.log_dir / (proc.name + '.log')}"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Creates .venv with everything the service needs. `--dev` adds the test tools.
+# Safe to run again: pip skips what is already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[[ "${1:-}" == "--dev" ]] && extras="[dev]"
+
+python="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+    "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
+
+"${pip[@]}" --upgrade pip
+"${pip[@]}" -r requirements/torch.txt
+# A native build can emit instructions this or another machine's CPU lacks (it crashed here).
+CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" -r requirements/llama.txt
+"${pip[@]}" --no-deps -r requirements/no-deps.txt
+"${pip[@]}" -e ".${extras}"
+echo "setup done: $(.venv/bin/python --version), gmner at .venv/bin/gmner"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up the dev environment, makes sure Redis runs, then runs the linters and the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --dev
+bash scripts/ensure_redis.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -m pytest "$@"

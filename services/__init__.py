@@ -1,0 +1,1 @@
+"""One FastAPI app per pipeline stage."""

@@ -1,0 +1,46 @@
+"""The expansion service's logic: one LLM call per entity, all entities of a post concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.expansion.prompt import build_expansion_prompt, referring_expression
+from services.expansion.settings import ExpansionSettings
+from shared.errors import APIError
+from shared.llm.client import LLMClient, LLMError
+from shared.llm.prompting import first_sentence
+from shared.protocol.common import EntityRef
+from shared.protocol.expansion import ExpandRequest, ExpandResponse, Expression
+from shared.validation import check_text
+
+STOP = ["\n\nBackground:", "\nBackground:", "\nText:", "\nQuestion:"]
+
+
+class ServingExpansion:
+    def __init__(self, settings: ExpansionSettings, llm: LLMClient) -> None:
+        self.settings = settings
+        self.llm = llm
+
+    async def expand(self, request: ExpandRequest) -> ExpandResponse:
+        text = check_text(request.text, self.settings.max_text_chars)
+        for entity in request.entities:
+            if entity.text not in text:
+                raise APIError(400, "entity_not_in_text", f"Entity {entity.text!r} does not occur in the text.")
+        background = " ".join(part for part in (request.knowledge, request.caption) if part)
+        background = background[: self.settings.max_background_chars]
+        try:
+            expressions = await asyncio.gather(*(self._expand_one(text, background, e) for e in request.entities))
+        except LLMError as exc:
+            raise APIError(503, "llm_unavailable", f"The LLM could not answer: {exc}") from exc
+        return ExpandResponse(expressions=list(expressions))
+
+    async def _expand_one(self, text: str, background: str, entity: EntityRef) -> Expression:
+        prompt = build_expansion_prompt(background, text, entity.text)
+        answer = await self.llm.complete(prompt, max_tokens=self.settings.max_tokens, stop=STOP)
+        description = first_sentence(answer, self.settings.max_description_chars)
+        return Expression(
+            entity=entity.text,
+            type=entity.type,
+            description=description,
+            expression=referring_expression(entity.text, entity.type.value, description),
+        )

@@ -1,0 +1,1 @@
+"""NER stage: LLM auxiliary knowledge + a token-classification tagger (`POST /v1/ner`)."""

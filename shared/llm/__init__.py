@@ -1,0 +1,1 @@
+"""OpenAI-compatible LLM client with a Redis cache of its outputs."""

@@ -1,0 +1,24 @@
+"""Prometheus metrics. Defined once per process and labelled by app, so tests can host several apps."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+REQUESTS = Counter("gmner_requests_total", "HTTP requests served", ["app", "route", "method", "status"])
+REQUEST_LATENCY = Histogram(
+    "gmner_request_latency_seconds", "HTTP request latency", ["app", "route"], buckets=LATENCY_BUCKETS
+)
+IN_FLIGHT = Gauge("gmner_in_flight_requests", "Requests being served", ["app"])
+REJECTED = Counter("gmner_rejected_total", "Requests refused with 429 by the in-flight limit", ["app"])
+STAGE_CALLS = Counter("gmner_stage_calls_total", "Calls from one app to a stage", ["app", "stage", "outcome"])
+STAGE_LATENCY = Histogram(
+    "gmner_stage_call_latency_seconds", "Latency of calls to a stage", ["app", "stage"], buckets=LATENCY_BUCKETS
+)
+LLM_CACHE = Counter("gmner_llm_cache_total", "LLM cache lookups", ["app", "result"])  # hit, miss, error
+LLM_LATENCY = Histogram(
+    "gmner_llm_latency_seconds", "LLM call latency (uncached)", ["app"], buckets=LATENCY_BUCKETS
+)
+MODEL_LOAD_SECONDS = Gauge("gmner_model_load_seconds", "Time taken to load the app's model", ["app", "backend"])
+EMBEDDING_CACHE = Counter("gmner_sam_embedding_cache_total", "SAM image-embedding cache lookups", ["app", "result"])

@@ -1,0 +1,1 @@
+"""Pydantic v2 request/response schemas of every app, versioned under `/v1`."""

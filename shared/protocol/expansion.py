@@ -1,0 +1,25 @@
+"""`POST /v1/expand`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.protocol.common import EntityRef, EntityType, NonEmptyText, StrictModel
+
+
+class ExpandRequest(StrictModel):
+    text: NonEmptyText
+    caption: str | None = None
+    knowledge: str | None = Field(default=None, description="The NER step's auxiliary knowledge, as background.")
+    entities: list[EntityRef] = Field(min_length=1, max_length=32)
+
+
+class Expression(StrictModel):
+    entity: str
+    type: EntityType
+    description: str = Field(description="The LLM's short description of the entity.")
+    expression: str = Field(description="`Name (TYPE) – description`, the referring expression.")
+
+
+class ExpandResponse(StrictModel):
+    expressions: list[Expression]

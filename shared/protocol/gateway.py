@@ -1,0 +1,72 @@
+"""`POST /v1/gmner`: the public API."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field
+
+from shared.protocol.common import EntityType, NonEmptyText, StrictModel
+
+
+class Task(str, Enum):
+    MNER = "mner"  # text only
+    GMNER = "gmner"  # + groundability and boxes
+    SMNER = "smner"  # + masks
+
+
+class GMNERJSONRequest(StrictModel):
+    text: NonEmptyText
+    image_b64: str | None = Field(default=None, description="Base64 image bytes; omit for text only.")
+    caption: str | None = None
+    tasks: Task = Task.SMNER
+    use_knowledge: bool | None = None
+    knowledge: str | None = Field(
+        default=None, description="Auxiliary knowledge to use instead of asking the LLM (e.g. a dataset's file)."
+    )
+
+
+class RLEMask(StrictModel):
+    """COCO run-length encoding, as `pycocotools.mask.encode` writes it (counts as a string)."""
+
+    size: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
+    counts: str
+
+
+class VisualReason(str, Enum):
+    """Why an entity's visual fields are null."""
+
+    NOT_REQUESTED = "not_requested"  # task mner, or gmner for masks
+    NO_IMAGE = "no_image"
+    NOT_GROUNDABLE = "not_groundable"  # VE said the entity is not in the image
+    NOT_FOUND = "not_found"  # VG found no region for a groundable entity
+    STAGE_FAILED = "stage_failed"  # see `degraded`
+    NOT_IMPLEMENTED = "visual_stages_not_deployed"
+
+
+class GMNEREntity(StrictModel):
+    text: str
+    type: EntityType
+    start: int
+    end: int
+    expression: str | None = None
+    groundable: bool | None = None
+    groundable_score: float | None = None
+    box: list[float] | None = Field(default=None, description="[x1, y1, x2, y2] in original-image pixels.")
+    box_score: float | None = None
+    mask: RLEMask | None = None
+    mask_score: float | None = None
+    visual_reason: VisualReason | None = Field(
+        default=None, description="Set when groundable/box/mask are null: why."
+    )
+    degraded: list[str] = Field(default_factory=list, description="Stages that failed for this entity.")
+
+
+class GMNERResponse(StrictModel):
+    request_id: str
+    text: str
+    tasks: Task
+    entities: list[GMNEREntity]
+    knowledge: str | None = None
+    degraded: list[str] = Field(default_factory=list, description="Stages that failed for any part of the answer.")
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,51 @@
+"""Settings shared by every app; each app subclasses `AppSettings` with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppSettings(BaseSettings):
+    """Fields every app has. Subclasses set `env_prefix` (e.g. `GMNER_NER_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="GMNER_", extra="ignore", env_file=None)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Backpressure: beyond this many requests in flight the app answers 429 instead of queueing.
+    max_inflight: int = Field(default=64, ge=1)
+    retry_after_s: int = Field(default=1, ge=0)
+    max_text_chars: int = Field(default=2000, ge=1)
+
+
+class ImageLimits(BaseSettings):
+    """Limits applied to every decoded image (bytes and pixels, against decompression bombs)."""
+
+    model_config = SettingsConfigDict(env_prefix="GMNER_IMAGE_", extra="ignore")
+
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=40_000_000, ge=1)
+    max_side: int = Field(default=12_000, ge=1)
+    cache_items: int = Field(default=32, ge=0)
+
+
+class LLMSettings(BaseSettings):
+    """How an app reaches the OpenAI-compatible LLM server and caches its answers."""
+
+    model_config = SettingsConfigDict(env_prefix="GMNER_LLM_", extra="ignore")
+
+    base_url: str = "http://127.0.0.1:8010/v1"
+    model: str = "gemma-3-270m"
+    api_key: str = "not-needed"
+    # "chat" uses /chat/completions, "completions" uses /completions with a raw prompt.
+    api: str = Field(default="completions", pattern="^(chat|completions)$")
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=1, ge=0)
+    max_tokens: int = Field(default=128, ge=1)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    cache_enabled: bool = True
+    cache_prefix: str = "gmner:llm:"

@@ -1,0 +1,1 @@
+"""Helpers shared by the visual stages: boxes, the bundled person detector, and the VLM client."""

@@ -1,0 +1,193 @@
+"""A small client for an OpenAI-compatible chat server with image input (e.g. Qwen2.5-VL served by vLLM).
+
+The image travels as a `data:` URL in an `image_url` content part, re-encoded as JPEG at a bounded size,
+once per call (the text LLM client in `shared.llm` has no image parts, hence this one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.metrics import LLM_LATENCY
+
+logger = logging.getLogger(__name__)
+
+
+class VLMConfig(BaseModel):
+    """Where the vision-language model is served. Env: `GMNER_VE_VLM__<FIELD>` / `GMNER_VG_VLM__<FIELD>`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "http://127.0.0.1:8011/v1"
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    api_key: str = "not-needed"
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=1, ge=0)
+    max_tokens: int = Field(default=64, ge=1)
+    # Requests in flight to the server from one app call (one per expression).
+    concurrency: int = Field(default=8, ge=1)
+    # The image is shrunk to this longest side (fewer vision tokens) ...
+    max_side: int = Field(default=1280, ge=28)
+    # ... and each side rounded to a multiple of this. 28 suits Qwen2.5-VL: its processor then does not
+    # resize again, so the pixel coordinates it answers are those of the image we sent. 1 = no rounding.
+    resize_multiple: int = Field(default=28, ge=1)
+    jpeg_quality: int = Field(default=90, ge=30, le=100)
+    # vLLM's structured output (`structured_outputs`, vLLM >= 0.12). Off for servers that do not know it.
+    structured_outputs: bool = True
+    # Ask for token log-probabilities (a yes/no score); servers that refuse them can switch this off.
+    logprobs: bool = True
+
+
+class VLMError(Exception):
+    """The VLM server gave no usable answer (down, timed out, refused, or an answer without a message)."""
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    url: str
+    width: int  # the size of the image sent, which the model's pixel coordinates refer to
+    height: int
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    text: str
+    # Top log-probabilities of the first generated token, when asked for and given: {token: logprob}.
+    first_token_logprobs: dict[str, float] | None
+
+
+def encode_image(image: Image.Image, *, max_side: int, multiple: int = 1, quality: int = 90) -> EncodedImage:
+    """JPEG data URL of `image`, longest side at most `max_side`, sides rounded to `multiple`."""
+    scale = min(1.0, max_side / max(image.size))
+    width, height = image.width * scale, image.height * scale
+    if multiple > 1:
+        width = max(multiple, round(width / multiple) * multiple)
+        height = max(multiple, round(height / multiple) * multiple)
+        # Rounding up may overshoot max_side by less than one multiple; round down there instead.
+        if width > max_side:
+            width = max(multiple, math.floor(max_side / multiple) * multiple)
+        if height > max_side:
+            height = max(multiple, math.floor(max_side / multiple) * multiple)
+    size = (max(1, int(width)), max(1, int(height)))
+    resized = image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    resized.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return EncodedImage(url=url, width=size[0], height=size[1])
+
+
+class VisionChatClient:
+    """Deterministic (temperature 0) chat calls with one image and one question."""
+
+    def __init__(self, config: VLMConfig, *, app: str, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self.app = app
+        self._client = client or httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/") + "/",
+            timeout=httpx.Timeout(config.timeout_s),
+            headers={"Authorization": f"Bearer {config.api_key}"},
+        )
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def ready(self) -> bool:
+        try:
+            response = await self._client.get("models", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def encode(self, image: Image.Image) -> EncodedImage:
+        return encode_image(
+            image,
+            max_side=self.config.max_side,
+            multiple=self.config.resize_multiple,
+            quality=self.config.jpeg_quality,
+        )
+
+    async def ask(
+        self,
+        image: EncodedImage,
+        question: str,
+        *,
+        structured_outputs: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        logprobs: int = 0,
+    ) -> ChatAnswer:
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": image.url}},
+                        {"type": "text", "text": question},
+                    ],
+                }
+            ],
+            "temperature": 0.0,
+            "max_tokens": max_tokens or self.config.max_tokens,
+        }
+        if structured_outputs is not None and self.config.structured_outputs:
+            body["structured_outputs"] = structured_outputs
+        if logprobs and self.config.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = logprobs
+        async with self._semaphore:
+            payload = await self._post(body)
+        return _parse_answer(payload)
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        last: str = "no attempt"
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                await asyncio.sleep(0.2 * attempt)
+            try:
+                response = await self._client.post("chat/completions", json=body)
+            except httpx.TimeoutException as exc:
+                raise VLMError(f"the VLM did not answer within {self.config.timeout_s}s") from exc
+            except httpx.TransportError as exc:
+                last = f"unreachable: {type(exc).__name__}"
+                continue
+            if response.status_code in (429, 502, 503, 504):
+                last = f"answered {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise VLMError(f"the VLM answered {response.status_code}: {response.text[:200]}")
+            try:
+                payload = response.json()
+            except ValueError as exc:
+                raise VLMError("the VLM answered something that is not JSON") from exc
+            LLM_LATENCY.labels(self.app).observe(time.perf_counter() - started)
+            return payload if isinstance(payload, dict) else {}
+        raise VLMError(f"the VLM is {last}")
+
+
+def _parse_answer(payload: dict[str, Any]) -> ChatAnswer:
+    try:
+        choice = payload["choices"][0]
+        text = choice["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError) as exc:
+        raise VLMError(f"malformed VLM answer: {str(payload)[:200]}") from exc
+    top: dict[str, float] | None = None
+    try:
+        first = choice["logprobs"]["content"][0]
+        top = {str(item["token"]): float(item["logprob"]) for item in first.get("top_logprobs") or []}
+        top.setdefault(str(first["token"]), float(first["logprob"]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        top = None  # log-probabilities are optional
+    return ChatAnswer(text=str(text).strip(), first_token_logprobs=top)
