@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from gateway.clients import StageClients
+from gateway.overlay_router import STATIC_DIR, overlay_router, page_router
 from gateway.router import router
 from gateway.serving import GatewayServing
 from gateway.settings import GatewaySettings
@@ -56,4 +58,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         ),
     )
     app.include_router(router)
+    app.include_router(overlay_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

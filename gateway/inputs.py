@@ -85,7 +85,9 @@ async def _from_form(request: Request) -> Post:
     try:
         tasks = Task(str(tasks_field).lower())
     except ValueError as exc:
-        raise APIError(422, "invalid_request", f"tasks: must be one of mner, gmner, smner, not {tasks_field!r}.") from exc
+        raise APIError(
+            422, "invalid_request", f"tasks: must be one of mner, gmner, smner, not {tasks_field!r}."
+        ) from exc
     use_knowledge = _form_bool(form.get("use_knowledge"))
     caption = form.get("caption")
     knowledge = form.get("knowledge")

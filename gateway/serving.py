@@ -141,7 +141,10 @@ class GatewayServing:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 raise APIError(exc.status, "invalid_input", exc.message, stage="ner") from exc
             raise APIError(
-                503, "stage_unavailable", f"The NER stage failed ({exc.reason}): {exc.message}", stage="ner",
+                503,
+                "stage_unavailable",
+                f"The NER stage failed ({exc.reason}): {exc.message}",
+                stage="ner",
                 headers={"Retry-After": str(self.settings.retry_after_s)},
             ) from exc
         finally:
@@ -179,8 +182,14 @@ class GatewayServing:
 
         expressions = [self._visual_expression(s) for s in states]
         entail = await self._call(
-            clients.ve, "/v1/entail", EntailRequest(image_b64=image_b64, expressions=expressions),
-            EntailResponse, self.settings.ve_timeout_s, deadline, timings, states,
+            clients.ve,
+            "/v1/entail",
+            EntailRequest(image_b64=image_b64, expressions=expressions),
+            EntailResponse,
+            self.settings.ve_timeout_s,
+            deadline,
+            timings,
+            states,
         )
         if entail is None:
             return None
@@ -195,9 +204,14 @@ class GatewayServing:
             return None
 
         ground = await self._call(
-            clients.vg, "/v1/ground",
+            clients.vg,
+            "/v1/ground",
             GroundRequest(image_b64=image_b64, expressions=[self._visual_expression(s) for s in grounded]),
-            GroundResponse, self.settings.vg_timeout_s, deadline, timings, grounded,
+            GroundResponse,
+            self.settings.vg_timeout_s,
+            deadline,
+            timings,
+            grounded,
         )
         if ground is None:
             return None
@@ -214,8 +228,14 @@ class GatewayServing:
             return self._set_reason(boxed, VisualReason.NOT_IMPLEMENTED)
 
         segment = await self._call(
-            clients.sam, "/v1/segment", SegmentRequest(image_b64=image_b64, boxes=[s.box for s in boxed if s.box]),
-            SegmentResponse, self.settings.sam_timeout_s, deadline, timings, boxed,
+            clients.sam,
+            "/v1/segment",
+            SegmentRequest(image_b64=image_b64, boxes=[s.box for s in boxed if s.box]),
+            SegmentResponse,
+            self.settings.sam_timeout_s,
+            deadline,
+            timings,
+            boxed,
         )
         if segment is None:
             return None
@@ -251,9 +271,7 @@ class GatewayServing:
 
     @staticmethod
     def _visual_expression(state: EntityState) -> VisualExpression:
-        return VisualExpression(
-            entity=state.entity.text, type=state.entity.type, expression=state.fallback_expression
-        )
+        return VisualExpression(entity=state.entity.text, type=state.entity.type, expression=state.fallback_expression)
 
     @staticmethod
     def _set_reason(states: list[EntityState], reason: VisualReason) -> None:

@@ -97,9 +97,7 @@ def _add_error_handlers(app: FastAPI, name: str) -> None:
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc or 'body'}: {err.get('msg')}")
         code = "malformed_json" if any(e.get("type") == "json_invalid" for e in errors) else "invalid_request"
-        return JSONResponse(
-            {"error": {"code": code, "message": "; ".join(parts), "stage": name}}, status_code=422
-        )
+        return JSONResponse({"error": {"code": code, "message": "; ".join(parts), "stage": name}}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:

@@ -108,8 +108,9 @@ class StageClient:
             return parsed
         assert last_error is not None
         self._record(last_error.reason, started)
-        logger.warning("stage call failed", extra={"stage": self.stage, "reason": last_error.reason,
-                                                   "detail": last_error.message})
+        logger.warning(
+            "stage call failed", extra={"stage": self.stage, "reason": last_error.reason, "detail": last_error.message}
+        )
         raise last_error
 
     async def get_ok(self, path: str, timeout_s: float = 2.0) -> bool:

@@ -61,9 +61,7 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
     if not data:
         raise image_error(400, "empty_image", "The image is empty (0 bytes).")
     if len(data) > limits.max_bytes:
-        raise image_error(
-            413, "image_too_large", f"The image is {len(data)} bytes; the limit is {limits.max_bytes}."
-        )
+        raise image_error(413, "image_too_large", f"The image is {len(data)} bytes; the limit is {limits.max_bytes}.")
     digest = digest or hashlib.sha256(data).hexdigest()
     with warnings.catch_warnings():
         # Pillow warns, then raises, on bombs: we check the size ourselves before loading pixels.

@@ -54,9 +54,7 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
-                    (REQUEST_ID_HEADER.encode(), request_id.encode())
-                ]
+                message["headers"] = [*list(message["headers"]), (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
         if not unlimited:

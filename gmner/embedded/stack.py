@@ -92,13 +92,21 @@ class EmbeddedStack:
         self._spawn(
             "llm",
             [
-                sys.executable, "-m", "llama_cpp.server",
-                "--model", str(model_path),
-                "--model_alias", s.llm_model_alias,
-                "--host", s.host,
-                "--port", str(s.llm_port),
-                "--n_ctx", str(s.llm_context),
-                "--n_threads", str(s.llm_threads),
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model_path),
+                "--model_alias",
+                s.llm_model_alias,
+                "--host",
+                s.host,
+                "--port",
+                str(s.llm_port),
+                "--n_ctx",
+                str(s.llm_context),
+                "--n_threads",
+                str(s.llm_threads),
             ],
             f"{self.llm_url}/models",
         )
@@ -164,8 +172,16 @@ class EmbeddedStack:
 
     def _spawn_app(self, name: str, port: int) -> None:
         command = [
-            sys.executable, "-m", "uvicorn", APP_MODULES[name], "--factory",
-            "--host", self.settings.host, "--port", str(port), "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            APP_MODULES[name],
+            "--factory",
+            "--host",
+            self.settings.host,
+            "--port",
+            str(port),
+            "--no-access-log",
         ]
         self._spawn(name, command, f"http://{self.settings.host}:{port}/ready")
 

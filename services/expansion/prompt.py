@@ -40,8 +40,7 @@ FEW_SHOT: tuple[ExpansionExample, ...] = (
 
 def format_block(background: str, text: str, entity: str, answer: str | None = None) -> str:
     block = (
-        f"Background: {background or NO_BACKGROUND}\nText: {text}\n"
-        f"Question: {QUESTION.format(entity=entity)}\nAnswer:"
+        f"Background: {background or NO_BACKGROUND}\nText: {text}\nQuestion: {QUESTION.format(entity=entity)}\nAnswer:"
     )
     return f"{block} {answer}" if answer is not None else block
 

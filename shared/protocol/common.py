@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
-class EntityType(str, Enum):
+class EntityType(StrEnum):
     PER = "PER"
     LOC = "LOC"
     ORG = "ORG"

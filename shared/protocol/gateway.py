@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import Field
 
 from shared.protocol.common import EntityType, NonEmptyText, StrictModel
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     MNER = "mner"  # text only
     GMNER = "gmner"  # + groundability and boxes
     SMNER = "smner"  # + masks
@@ -33,7 +33,7 @@ class RLEMask(StrictModel):
     counts: str
 
 
-class VisualReason(str, Enum):
+class VisualReason(StrEnum):
     """Why an entity's visual fields are null."""
 
     NOT_REQUESTED = "not_requested"  # task mner, or gmner for masks
@@ -56,9 +56,7 @@ class GMNEREntity(StrictModel):
     box_score: float | None = None
     mask: RLEMask | None = None
     mask_score: float | None = None
-    visual_reason: VisualReason | None = Field(
-        default=None, description="Set when groundable/box/mask are null: why."
-    )
+    visual_reason: VisualReason | None = Field(default=None, description="Set when groundable/box/mask are null: why.")
     degraded: list[str] = Field(default_factory=list, description="Stages that failed for this entity.")
 
 

@@ -41,8 +41,7 @@ class NERBackend(ABC):
 
     def preprocess(self, text: str, context: str | None) -> TaggerInput:
         words, offsets = split_words(text)
-        return TaggerInput(text=text, context=context if self.supports_context else None, words=words,
-                           offsets=offsets)
+        return TaggerInput(text=text, context=context if self.supports_context else None, words=words, offsets=offsets)
 
     @abstractmethod
     def _forward(self, inputs: TaggerInput) -> Any: ...

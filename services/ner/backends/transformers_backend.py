@@ -66,10 +66,7 @@ class TransformersNERBackend(NERBackend):
                 first_token[word] = index
         rows = [first_token[w] for w in range(len(inputs.words)) if w in first_token]
         emissions = logits[rows]
-        if self.crf is not None:
-            label_ids = viterbi_decode(emissions, *self.crf)
-        else:
-            label_ids = emissions.argmax(axis=-1).tolist()
+        label_ids = viterbi_decode(emissions, *self.crf) if self.crf is not None else emissions.argmax(axis=-1).tolist()
         tags = [self.id2label[i] for i in label_ids]
         # Words cut off by truncation (very long posts) stay untagged.
         return tags + ["O"] * (len(inputs.words) - len(tags))

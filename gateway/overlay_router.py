@@ -1,0 +1,55 @@
+"""The visual answer (`POST /v1/gmner/overlay`, a PNG) and the web page (`/`, files under `static/`)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from gateway.inputs import read_post
+from gateway.overlay import render_overlay, to_png
+from gateway.router import GMNER_REQUEST_BODY, ServingDep
+from gateway.serving import GatewayServing
+from shared.errors import APIError
+from shared.images import decode_image
+from shared.protocol.gateway import GMNERResponse
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+overlay_router = APIRouter(prefix="/v1", tags=["gmner"])
+page_router = APIRouter(include_in_schema=False)
+
+
+@overlay_router.post(
+    "/gmner/overlay",
+    response_class=Response,
+    openapi_extra=GMNER_REQUEST_BODY,
+    responses={200: {"content": {"image/png": {}}, "description": "The image with masks, boxes and labels."}},
+)
+async def gmner_overlay(request: Request, serving: ServingDep) -> Response:
+    """The same answer as `POST /v1/gmner`, drawn over the image as a PNG (for people who would rather look)."""
+    post = await read_post(request, serving.settings.max_body_bytes)
+    if post.image is None:
+        raise APIError(422, "image_required", "The overlay needs an image: send `image` (multipart) or `image_b64`.")
+    answer = await serving.run(post)
+    png = await asyncio.to_thread(_render, post.image, answer, serving)
+    headers = {
+        "X-GMNER-Entities": str(len(answer.entities)),
+        "X-GMNER-Grounded": str(sum(1 for e in answer.entities if e.box is not None)),
+        "X-GMNER-Degraded": ",".join(answer.degraded),
+    }
+    return Response(png, media_type="image/png", headers=headers)
+
+
+def _render(image_bytes: bytes, answer: GMNERResponse, serving: GatewayServing) -> bytes:
+    # Decoded as the stages decoded it (limits checked, EXIF orientation applied), so boxes land where they belong.
+    decoded = decode_image(image_bytes, serving.image_limits)
+    return to_png(render_overlay(decoded.image, answer.entities))
+
+
+@page_router.get("/")
+async def index() -> FileResponse:
+    """The page to try one post by hand; its script calls `POST /v1/gmner`."""
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})

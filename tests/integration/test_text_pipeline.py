@@ -1,0 +1,93 @@
+"""The text path end to end: gateway -> NER (spaCy + LLM knowledge) -> expansion, as real processes."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gmner.embedded.stack import EmbeddedStack
+from tests.conftest import image_bytes
+from tests.integration.conftest import metric_value, running_stack
+
+pytestmark = pytest.mark.integration
+
+IDRIS = "RT @Evode7: Actor Idris Elba became the first male to make the cover of Maxim"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    with running_stack(["ner", "expansion"], tmp_path_factory.mktemp("logs")) as running:
+        yield running
+
+
+def _post(stack: EmbeddedStack, **body: object) -> httpx.Response:
+    return httpx.post(f"{stack.gateway_url}/v1/gmner", json=body, timeout=120)
+
+
+def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
+    ner_url = stack.url("ner")
+    hits_before = metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="hit")
+    misses_before = metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="miss")
+
+    first = _post(stack, text=IDRIS, tasks="mner")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    idris = next(e for e in body["entities"] if e["text"] == "Idris Elba")
+    assert idris["type"] == "PER" and (idris["start"], idris["end"]) == (18, 28)
+    assert idris["expression"].startswith("Idris Elba (PER) – ")
+    assert idris["visual_reason"] == "not_requested" and idris["box"] is None
+    assert body["knowledge"], "the LLM knowledge step ran"
+    assert body["degraded"] == []
+    assert first.headers["X-Request-ID"] == body["request_id"]
+    assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="miss") == misses_before + 1
+
+    second = _post(stack, text=IDRIS, tasks="mner")
+    assert second.status_code == 200
+    assert second.json()["entities"] == body["entities"]
+    assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="hit") == hits_before + 1
+    assert metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="hit") >= 1
+
+
+def test_multipart_with_image_but_no_visual_stages(stack: EmbeddedStack) -> None:
+    response = httpx.post(
+        f"{stack.gateway_url}/v1/gmner",
+        data={"text": IDRIS},
+        files={"image": ("p.png", image_bytes("PNG", (32, 32)), "image/png")},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    entities = response.json()["entities"]
+    assert entities and all(e["visual_reason"] == "visual_stages_not_deployed" for e in entities)
+    assert all(e["groundable"] is None and e["mask"] is None for e in entities)
+
+
+def test_request_id_reaches_the_stages(stack: EmbeddedStack, tmp_path: Path) -> None:
+    response = _post(stack, text="Barack Obama visits Berlin", tasks="mner", use_knowledge=False)
+    assert response.status_code == 200
+    request_id = response.headers["X-Request-ID"]
+    logs = Path(stack.settings.log_dir)  # type: ignore[arg-type]
+    for stage in ("ner", "expansion"):
+        assert request_id in (logs / f"{stage}.log").read_text(), stage
+
+
+def test_bad_image_is_refused_by_the_gateway(stack: EmbeddedStack) -> None:
+    payload = {"text": IDRIS, "image_b64": base64.b64encode(b"GIF89a-broken").decode()}
+    response = _post(stack, **payload)
+    assert response.status_code in (400, 415)
+    assert response.json()["error"]["code"] in ("corrupt_image", "not_an_image")
+
+
+def test_expansion_down_degrades_the_entities(stack: EmbeddedStack) -> None:
+    expansion = next(p for p in stack.processes if p.name == "expansion")
+    expansion.process.terminate()
+    expansion.process.wait(timeout=10)
+    response = _post(stack, text="Barack Obama visits Berlin", tasks="mner")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["degraded"] == ["expansion"]
+    assert body["entities"] and all(e["degraded"] == ["expansion"] for e in body["entities"])
+    assert all(e["expression"] is None for e in body["entities"])
