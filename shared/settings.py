@@ -42,7 +42,8 @@ class LLMSettings(BaseSettings):
     api_key: str = "not-needed"
     # "chat" uses /chat/completions, "completions" uses /completions with a raw prompt.
     api: str = Field(default="completions", pattern="^(chat|completions)$")
-    timeout_s: float = Field(default=60.0, gt=0)
+    # Below the gateway's stage timeouts, so a slow LLM degrades an answer instead of failing it.
+    timeout_s: float = Field(default=30.0, gt=0)
     retries: int = Field(default=1, ge=0)
     max_tokens: int = Field(default=128, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"
