@@ -56,7 +56,6 @@ class FaceDetectorConfig(BaseModel):
     # Larger images are shrunk to this longest side before detection (speed); boxes are mapped back.
     detect_max_side: int = Field(default=1024, ge=64)
     cache_items: int = Field(default=64, ge=0)
-    device: str = "cpu"
 
 
 class PersonBoxRule(BaseModel):
@@ -122,7 +121,7 @@ def rank_people(people: list[Person]) -> list[Person]:
 class PersonDetector:
     """Finds people in an image; thread-safe; results cached per image SHA-256."""
 
-    def __init__(self, config: FaceDetectorConfig | None = None) -> None:
+    def __init__(self, config: FaceDetectorConfig | None = None, *, device: str = "cpu") -> None:
         self.config = config or FaceDetectorConfig()
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[Person, ...]] = OrderedDict()
@@ -141,7 +140,7 @@ class PersonDetector:
                 min_face_size=self.config.min_face_size,
                 thresholds=list(self.config.mtcnn_thresholds),
                 post_process=False,
-                device=self.config.device,
+                device=device,
             )
         if self.config.haar_faces != "off":
             self._face_cascade = _load_cascade(self.config.haar_face_cascade)
@@ -190,7 +189,8 @@ class PersonDetector:
         return people
 
     def _mtcnn_faces(self, image: Image.Image) -> list[tuple[Box, float, str]]:
-        if self._mtcnn is None:
+        # MTCNN's image pyramid is empty (and it raises) when the image is smaller than the smallest face.
+        if self._mtcnn is None or min(image.size) < self.config.min_face_size:
             return []
         import torch
 

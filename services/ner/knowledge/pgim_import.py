@@ -17,7 +17,7 @@ def read_conll_texts(path: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
     current: str | None = None
     tokens: list[str] = []
-    for raw in path.read_text(encoding="utf-8").splitlines() + [""]:
+    for raw in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         line = raw.rstrip("\r")
         if line.startswith("IMGID:"):
             current, tokens = line.removeprefix("IMGID:").strip(), []

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gmner.cli import main
 from services.ner.knowledge.bank import load_examples
 
@@ -13,15 +15,13 @@ def _write_sources(tmp_path: Path) -> tuple[Path, Path, Path]:
         "17_b\nNamed entities may not be present in this sentence.\n"
     )
     conll = tmp_path / "train.txt"
-    conll.write_text(
-        "IMGID:17_a\r\nKawhi\tB-PER\r\nLeonard\tI-PER\r\nwins\tO\r\n\r\nIMGID:17_b\nnice\tO\nday\tO\n"
-    )
+    conll.write_text("IMGID:17_a\r\nKawhi\tB-PER\r\nLeonard\tI-PER\r\nwins\tO\r\n\r\nIMGID:17_b\nnice\tO\nday\tO\n")
     captions = tmp_path / "BLIP2_17.txt"
     captions.write_text("17_a.jpg :a basketball player\n17_z.jpg :other\n")
     return icl, conll, captions
 
 
-def test_import_builds_a_loadable_bank(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_import_builds_a_loadable_bank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     icl, conll, captions = _write_sources(tmp_path)
     out = tmp_path / "bank.jsonl"
     args = ["examples", "import", "--icl", str(icl), "--conll", str(conll), "--captions", str(captions)]
