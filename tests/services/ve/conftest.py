@@ -1,0 +1,28 @@
+"""Fixtures of the VE tests: images as base64, and the embedded faces app (loaded once per module)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.ve.app import create_app
+from services.ve.settings import VESettings
+from tests.visual_testing import astronaut, b64, coffee, png_bytes
+
+
+@pytest.fixture(scope="session")
+def astronaut_b64() -> str:
+    return b64(png_bytes(astronaut()))
+
+
+@pytest.fixture(scope="session")
+def coffee_b64() -> str:
+    return b64(png_bytes(coffee()))
+
+
+@pytest.fixture(scope="module")
+def faces_client() -> Iterator[TestClient]:
+    with TestClient(create_app(VESettings(log_json=False, torch_threads=1))) as client:
+        yield client
