@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -11,17 +10,11 @@ import pytest
 
 from gmner.embedded.stack import EmbeddedStack
 from tests.conftest import image_bytes
-from tests.integration.conftest import metric_value, running_stack
+from tests.integration.conftest import down, extra_gateway, metric_value
 
 pytestmark = pytest.mark.integration
 
 IDRIS = "RT @Evode7: Actor Idris Elba became the first male to make the cover of Maxim"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    with running_stack(["ner", "expansion"], tmp_path_factory.mktemp("logs")) as running:
-        yield running
 
 
 def _post(stack: EmbeddedStack, **body: object) -> httpx.Response:
@@ -52,13 +45,14 @@ def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
     assert metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="hit") >= 1
 
 
-def test_multipart_with_image_but_no_visual_stages(stack: EmbeddedStack) -> None:
-    response = httpx.post(
-        f"{stack.gateway_url}/v1/gmner",
-        data={"text": IDRIS},
-        files={"image": ("p.png", image_bytes("PNG", (32, 32)), "image/png")},
-        timeout=120,
-    )
+def test_multipart_with_image_but_no_visual_stages(stack: EmbeddedStack, tmp_path: Path) -> None:
+    with extra_gateway(stack, tmp_path, ve=None, vg=None, sam=None) as gateway:
+        response = httpx.post(
+            f"{gateway}/v1/gmner",
+            data={"text": IDRIS},
+            files={"image": ("p.png", image_bytes("PNG", (32, 32)), "image/png")},
+            timeout=120,
+        )
     assert response.status_code == 200, response.text
     entities = response.json()["entities"]
     assert entities and all(e["visual_reason"] == "visual_stages_not_deployed" for e in entities)
@@ -81,13 +75,20 @@ def test_bad_image_is_refused_by_the_gateway(stack: EmbeddedStack) -> None:
     assert response.json()["error"]["code"] in ("corrupt_image", "not_an_image")
 
 
-def test_expansion_down_degrades_the_entities(stack: EmbeddedStack) -> None:
-    expansion = next(p for p in stack.processes if p.name == "expansion")
-    expansion.process.terminate()
-    expansion.process.wait(timeout=10)
-    response = _post(stack, text="Barack Obama visits Berlin", tasks="mner")
+def test_expansion_down_degrades_the_entities(stack: EmbeddedStack, tmp_path: Path) -> None:
+    with extra_gateway(stack, tmp_path, expansion=down()) as gateway:
+        response = httpx.post(
+            f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin", "tasks": "mner"}, timeout=120
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["degraded"] == ["expansion"]
     assert body["entities"] and all(e["degraded"] == ["expansion"] for e in body["entities"])
     assert all(e["expression"] is None for e in body["entities"])
+
+
+def test_ner_down_is_503(stack: EmbeddedStack, tmp_path: Path) -> None:
+    with extra_gateway(stack, tmp_path, ner=down()) as gateway:
+        response = httpx.post(f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin"}, timeout=120)
+    assert response.status_code == 503
+    assert response.json()["error"]["stage"] == "ner"
