@@ -1,0 +1,77 @@
+"""`ServingSam`: box validation beyond the schema, then the backend in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+
+from services.sam.backends.base import SegmentBackend
+from services.sam.settings import SamSettings
+from shared.errors import APIError
+from shared.images import ImageCache
+from shared.protocol.gateway import RLEMask
+from shared.protocol.visual import Segmentation, SegmentRequest, SegmentResponse
+
+
+def check_boxes(boxes: list[list[float]]) -> np.ndarray:
+    """Shape, finiteness and orientation of every box, before the image is even decoded."""
+    out = np.empty((len(boxes), 4), dtype=np.float64)
+    for i, box in enumerate(boxes):
+        if len(box) != 4:
+            raise APIError(400, "invalid_box", f"boxes[{i}] has {len(box)} numbers; a box is [x1, y1, x2, y2].")
+        if not all(math.isfinite(v) for v in box):
+            raise APIError(400, "invalid_box", f"boxes[{i}] has a number that is not finite: {box}.")
+        x1, y1, x2, y2 = box
+        if x2 <= x1 or y2 <= y1:
+            raise APIError(400, "degenerate_box", f"boxes[{i}] {box} is empty: a box needs x2 > x1 and y2 > y1.")
+        out[i] = box
+    return out
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clips boxes to the image; a box with no area inside the image is an error, not an empty mask."""
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+    clipped[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+    for i, (x1, y1, x2, y2) in enumerate(clipped):
+        if x2 <= x1 or y2 <= y1:
+            raise APIError(
+                400,
+                "box_outside_image",
+                f"boxes[{i}] {boxes[i].tolist()} does not overlap the {width}x{height} image.",
+            )
+    return clipped.astype(np.float32)
+
+
+class ServingSam:
+    def __init__(self, backend: SegmentBackend, settings: SamSettings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.images = ImageCache(settings.image)
+
+    @property
+    def encoder_runs(self) -> int:
+        """Image-encoder runs since start: with reuse on, one per distinct image still in the LRU."""
+        return self.backend.encoder_runs
+
+    async def segment(self, request: SegmentRequest) -> SegmentResponse:
+        boxes = check_boxes(request.boxes)
+        # Decoding and SAM are CPU-bound: keep them off the event loop.
+        image = await asyncio.to_thread(self.images.decode_b64, request.image_b64)
+        clipped = clip_boxes(boxes, image.width, image.height)
+        output = await asyncio.to_thread(self.backend, image, clipped)
+        return SegmentResponse(
+            results=[
+                Segmentation(
+                    mask=RLEMask(size=list(r.size), counts=r.counts),
+                    area=r.area,
+                    # A badly trained model can predict a NaN IoU; JSON cannot carry it.
+                    score=r.score if math.isfinite(r.score) else 0.0,
+                )
+                for r in output.results
+            ],
+            backend=self.backend.name,
+            embedding_cached=output.embedding_cached,
+        )
