@@ -22,6 +22,18 @@ from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack, StackError
 from tests.conftest import closed_port_url, free_port
 
+# Generous time limits: a 2-core CI machine runs the LLM, four models and the tests at once, and a test
+# must check behaviour, not the machine's speed (benchmarks/ measures that).
+STACK_ENV = {
+    "GMNER_LLM_TIMEOUT_S": "240",
+    "GMNER_GATEWAY_NER_TIMEOUT_S": "300",
+    "GMNER_GATEWAY_EXPANSION_TIMEOUT_S": "300",
+    "GMNER_GATEWAY_VE_TIMEOUT_S": "120",
+    "GMNER_GATEWAY_VG_TIMEOUT_S": "120",
+    "GMNER_GATEWAY_SAM_TIMEOUT_S": "240",
+    "GMNER_GATEWAY_DEADLINE_S": "600",
+}
+
 
 def stages_under_test() -> list[str]:
     """Every stage, or the comma-separated $GMNER_TEST_STAGES (e.g. `ner,expansion` for a quick run)."""
@@ -39,7 +51,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
     ports = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")}
     settings = EmbeddedSettings(stages=stages_under_test(), log_dir=log_dir, ready_timeout_s=600, **ports)
     # A fresh cache namespace per session, so the first request of a post is a real miss.
-    running = EmbeddedStack(settings, extra_env={"GMNER_LLM_CACHE_PREFIX": f"gmner:test:{uuid.uuid4().hex}:"})
+    running = EmbeddedStack(
+        settings, extra_env=STACK_ENV | {"GMNER_LLM_CACHE_PREFIX": f"gmner:test:{uuid.uuid4().hex}:"}
+    )
     try:
         running.start()
     except StackError as exc:
@@ -60,7 +74,7 @@ def needs_visual(stack: EmbeddedStack) -> None:
 def extra_gateway(stack: EmbeddedStack, log_dir: Path, **overrides: str | None) -> Iterator[str]:
     """A second gateway on the shared stages; `overrides` maps a stage to a URL (None: not deployed)."""
     port = free_port()
-    env = dict(os.environ)
+    env = dict(os.environ) | STACK_ENV
     for stage in ALL_STAGES:
         env[f"GMNER_GATEWAY_{stage.upper()}_URL"] = stack.url(stage) if stage in stack.settings.stages else ""
     for stage, url in overrides.items():

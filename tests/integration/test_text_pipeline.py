@@ -18,7 +18,7 @@ IDRIS = "RT @Evode7: Actor Idris Elba became the first male to make the cover of
 
 
 def _post(stack: EmbeddedStack, **body: object) -> httpx.Response:
-    return httpx.post(f"{stack.gateway_url}/v1/gmner", json=body, timeout=120)
+    return httpx.post(f"{stack.gateway_url}/v1/gmner", json=body, timeout=600)
 
 
 def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
@@ -51,7 +51,7 @@ def test_multipart_with_image_but_no_visual_stages(stack: EmbeddedStack, tmp_pat
             f"{gateway}/v1/gmner",
             data={"text": IDRIS},
             files={"image": ("p.png", image_bytes("PNG", (32, 32)), "image/png")},
-            timeout=120,
+            timeout=600,
         )
     assert response.status_code == 200, response.text
     entities = response.json()["entities"]
@@ -78,7 +78,7 @@ def test_bad_image_is_refused_by_the_gateway(stack: EmbeddedStack) -> None:
 def test_expansion_down_degrades_the_entities(stack: EmbeddedStack, tmp_path: Path) -> None:
     with extra_gateway(stack, tmp_path, expansion=down()) as gateway:
         response = httpx.post(
-            f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin", "tasks": "mner"}, timeout=120
+            f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin", "tasks": "mner"}, timeout=600
         )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -89,6 +89,6 @@ def test_expansion_down_degrades_the_entities(stack: EmbeddedStack, tmp_path: Pa
 
 def test_ner_down_is_503(stack: EmbeddedStack, tmp_path: Path) -> None:
     with extra_gateway(stack, tmp_path, ner=down()) as gateway:
-        response = httpx.post(f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin"}, timeout=120)
+        response = httpx.post(f"{gateway}/v1/gmner", json={"text": "Barack Obama visits Berlin"}, timeout=600)
     assert response.status_code == 503
     assert response.json()["error"]["stage"] == "ner"
