@@ -1,0 +1,42 @@
+"""Serving logic shared by the stages that answer once per referring expression (VE, VG)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Generic, Protocol, TypeVar
+
+from shared.images import DecodedImage, ImageCache
+from shared.protocol.visual import VisualExpression
+from shared.settings import ImageLimits
+from shared.vision.expressions import check_expressions
+
+ResultT = TypeVar("ResultT")
+
+
+class ExpressionBackend(Protocol[ResultT]):
+    name: str
+
+    def run(self, image: DecodedImage, expressions: list[VisualExpression]) -> Awaitable[list[ResultT]]: ...
+
+
+class ExpressionServing(Generic[ResultT]):
+    """Checks beyond the schema, the image decoded once (LRU by content hash), then one backend call."""
+
+    def __init__(
+        self,
+        backend: ExpressionBackend[ResultT],
+        image_limits: ImageLimits,
+        max_text_chars: int,
+    ) -> None:
+        self.backend = backend
+        self.images = ImageCache(image_limits)
+        self.max_text_chars = max_text_chars
+
+    async def results(self, image_b64: str, expressions: list[VisualExpression]) -> list[ResultT]:
+        check_expressions(expressions, self.max_text_chars)
+        image = await asyncio.to_thread(self.images.decode_b64, image_b64)
+        results = await self.backend.run(image, expressions)
+        if len(results) != len(expressions):  # a backend bug, not bad input
+            raise RuntimeError(f"backend {self.backend.name} gave {len(results)} results for {len(expressions)}")
+        return results
