@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -26,7 +27,9 @@ class EmbeddedSettings(BaseSettings):
     llm_model_path: str | None = None
     llm_model_alias: str = "gemma-3-270m"
     llm_context: int = Field(default=2048, ge=256)
-    llm_threads: int = Field(default=2, ge=1)
+    # Half the cores by default: llama.cpp's threads spin-wait on each other, so giving it every core of a
+    # machine that also runs the stages made one knowledge call 6x slower (13.6 s vs 2.1 s, 2 cores).
+    llm_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     # Which stages to start; a visual stage left out is reported as not deployed.
     stages: list[str] = Field(default_factory=lambda: list(ALL_STAGES))
     cache_dir: Path = Path.home() / ".cache" / "gmner"
