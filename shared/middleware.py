@@ -37,7 +37,8 @@ class RequestMiddleware:
         try:
             if not unlimited and self.in_flight >= self.max_inflight:
                 REJECTED.labels(self.app_name).inc()
-                REQUESTS.labels(self.app_name, path, scope["method"], "429").inc()
+                # Not the raw path: a flood of random URLs must not mint unbounded label values.
+                REQUESTS.labels(self.app_name, "rejected", scope["method"], "429").inc()
                 await self._reject(send, request_id)
                 logger.warning("rejected: too many requests in flight", extra={"path": path, "status": 429})
                 return

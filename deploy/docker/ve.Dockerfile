@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1.7
+# The visual-entailment stage: person detector, CLIP/SigLIP (GPU) or a VLM client.
+# Build from the repository root: docker build -f deploy/docker/ve.Dockerfile -t gmner/ve:0.1.0 .
+# A CUDA PyTorch base whose torch is the version requirements/torch.txt pins (2.14.1, CUDA 13.0 wheels),
+# so the install below keeps it instead of downloading another build.
+FROM pytorch/pytorch:2.14.1-cuda13.0-cudnn9-runtime
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HOME=/models/hf \
+    TORCH_HOME=/models/torch \
+    XDG_CACHE_HOME=/models/cache
+
+# A non-root user owns the model cache; the volume mounted on /models inherits this ownership.
+RUN groupadd --gid 10001 gmner \
+    && useradd --uid 10001 --gid gmner --no-create-home --home-dir /models --shell /usr/sbin/nologin gmner \
+    && mkdir -p /models /opt/gmner \
+    && chown gmner:gmner /models
+
+WORKDIR /opt/gmner
+# Dependencies first (a layer that survives code changes), pinned by pyproject.toml, requirements/ and
+# deploy/docker/constraints.txt.
+COPY pyproject.toml ./
+COPY requirements/ requirements/
+COPY deploy/docker/install.sh deploy/docker/requirements.py deploy/docker/constraints.txt deploy/docker/
+RUN sh deploy/docker/install.sh models
+
+COPY shared/ shared/
+COPY services/ services/
+COPY gateway/ gateway/
+COPY gmner/ gmner/
+RUN python -m pip install --no-deps -c deploy/docker/constraints.txt .
+
+COPY deploy/docker/entrypoint.py deploy/docker/
+RUN install -m 0755 deploy/docker/entrypoint.py /usr/local/bin/gmner-app
+
+USER gmner
+WORKDIR /models
+VOLUME ["/models"]
+ENV GMNER_VE_HOST=0.0.0.0 \
+    GMNER_VE_PORT=8003
+EXPOSE 8003
+HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 CMD ["gmner-app", "health", "ve"]
+CMD ["gmner-app", "serve", "ve"]

