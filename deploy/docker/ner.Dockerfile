@@ -31,6 +31,8 @@ COPY shared/ shared/
 COPY services/ services/
 COPY gateway/ gateway/
 COPY gmner/ gmner/
+# The trained embedded NER (`crf` backend) lives beside the code.
+COPY models/ models/
 RUN python -m pip install --no-deps -c deploy/docker/constraints.txt .
 
 COPY deploy/docker/entrypoint.py deploy/docker/
@@ -40,6 +42,7 @@ USER gmner
 WORKDIR /models
 VOLUME ["/models"]
 ENV GMNER_NER_HOST=0.0.0.0 \
+    GMNER_NER_CRF_MODEL=/opt/gmner/models/ner-crf-twitter-gmner \
     GMNER_NER_PORT=8001
 EXPOSE 8001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 CMD ["gmner-app", "health", "ner"]

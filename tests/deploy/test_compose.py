@@ -150,7 +150,7 @@ def test_cpu_file_reserves_no_gpu_and_runs_the_embedded_backends() -> None:
     assert all(_gpu_devices(service) == [] for service in services.values())
     assert services["llm"]["build"]["dockerfile"] == "deploy/docker/llm-cpu.Dockerfile"
     expected = {
-        "ner": {"GMNER_NER_BACKEND": "spacy", "GMNER_NER_DEVICE": "cpu"},
+        "ner": {"GMNER_NER_BACKEND": "crf", "GMNER_NER_DEVICE": "cpu"},
         "ve": {"GMNER_VE_BACKEND": "faces", "GMNER_VE_DEVICE": "cpu"},
         "vg": {"GMNER_VG_BACKEND": "faces", "GMNER_VG_DEVICE": "cpu"},
         "sam": {"GMNER_SAM_BACKEND": "litemedsam", "GMNER_SAM_DEVICE": "cpu"},

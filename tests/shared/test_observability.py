@@ -184,7 +184,7 @@ def test_ner_request_moves_route_counters_latency_and_model_load_time() -> None:
     assert metric(after, "gmner_request_latency_seconds_sum", **latency) > metric(
         before, "gmner_request_latency_seconds_sum", **latency
     )
-    assert metric(after, "gmner_model_load_seconds", app="ner", backend="spacy") > 0
+    assert metric(after, "gmner_model_load_seconds", app="ner", backend="crf") > 0
     assert metric(after, "gmner_in_flight_requests", app="ner") == 0
     # Probes and scrapes are counted under their own route, never as an API route.
     assert metric(after, "gmner_requests_total", app="ner", route="/metrics") >= 1

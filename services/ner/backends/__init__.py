@@ -7,6 +7,10 @@ from services.ner.settings import NERSettings
 
 
 def load_backend(settings: NERSettings) -> NERBackend:
+    if settings.backend == "crf":
+        from services.ner.backends.crf import CRFNERBackend
+
+        return CRFNERBackend(settings.crf_model)
     if settings.backend == "spacy":
         from services.ner.backends.spacy_backend import SpacyNERBackend
 

@@ -6,8 +6,10 @@ bump `FEATURE_VERSION` whenever a feature changes, which makes old model directo
 The knowledge is the PLIM answer ("Named entities: 1. X (type) 2. ... Reasoning: ..."). A linear-chain CRF
 cannot attend to text far from the word, so the knowledge is turned into explicit per-word features: whether
 the word lies in a span the LLM named (matched on letters and digits only, so `# CondiRice` matches
-"Condi Rice" and `MahaveerM _` matches "MahaveerM_"), with which type words and coarse type, whether the word
-occurs inside a named entity, and how often (and whether capitalised) it occurs anywhere in the knowledge.
+"Condi Rice" and `Military _ Edge` matches "Military Edge"), with which type words, coarse type and rank,
+whether the word is one word of a named entity or a prefix of one, which type words follow its mentions in
+the reasoning, and how often (and whether capitalised) it occurs anywhere in the knowledge. The gazetteer of
+the training data's entity strings adds what the training posts say about the word.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from typing import Any
 FEATURE_VERSION = 1
 # Longest knowledge entity, in words of the post, that is matched against the post.
 MAX_MATCH_WORDS = 8
+# A knowledge "entity" with more words than this is a sentence the LLM wrote, not a name.
+MAX_NAME_WORDS = 10
+# Words after a mention in the knowledge that are read for type words ("Bucks, a basketball team").
+CONTEXT_WINDOW = 6
+# Shortest key for which a prefix match ("timhicksmusic" ~ "Tim Hicks") counts.
+MIN_PREFIX = 4
 # A spaCy pipeline component that is not needed for NER features (skipped for speed).
 SPACY_DISABLE = ("parser", "lemmatizer")
 
@@ -33,6 +41,7 @@ _SEPARATED = re.compile(r"^(?P<name>.+?)\s+(?:-|–|:)\s+(?P<type>.+)$")
 _TYPE_WORD = re.compile(r"[a-z]+")
 _NONE = re.compile(r"^\W*(?:none|n/a|no named entit)", re.IGNORECASE)
 
+COARSE_TYPES = ("PER", "LOC", "ORG", "MISC", "HANDLE", "UNK")
 # Type words the LLM uses -> coarse GMNER type. First match in the type string wins (so "team/organization"
 # is ORG through "team", and "person/handle" is PER); words not listed still become raw-word features.
 _COARSE_WORDS: dict[str, str] = {}
@@ -126,7 +135,8 @@ def parse_knowledge(knowledge: str | None) -> tuple[list[KnowledgeEntity], str]:
         else:
             for part in re.split(r"[,;]", head):
                 entities.extend(_parse_item(part))
-    return [e for e in entities if _key(e.name)], knowledge
+    # Long "names" are sentences ("may not be present in this sentence ..."), not entities.
+    return [e for e in entities if _key(e.name) and len(e.name.split()) <= MAX_NAME_WORDS], knowledge
 
 
 def _parse_item(item: str) -> list[KnowledgeEntity]:
@@ -147,6 +157,20 @@ def _entity(name: str, type_text: str) -> KnowledgeEntity:
     return KnowledgeEntity(name=name, type=type_text.strip().lower())
 
 
+def name_alternatives(name: str) -> set[str]:
+    """Match keys of a knowledge name: itself, and its parts for "A/B", "A or B", "A (B)", "the A"."""
+    names = {name}
+    inner = re.match(r"^(.*?)\s*\((.*)\)\s*$", name)
+    if inner is not None:
+        names |= {inner[1], inner[2]}
+    for candidate in list(names):
+        names |= {part for part in re.split(r"\s*/\s*|\s+or\s+", candidate) if part}
+    for candidate in list(names):
+        if candidate.casefold().startswith("the "):
+            names.add(candidate[4:])
+    return {key for key in (_key(n) for n in names) if key}
+
+
 def _key(text: str) -> str:
     """Letters and digits only, case-folded: the form under which post words and knowledge names are matched."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
@@ -158,27 +182,31 @@ class KnowledgeMatch:
 
     span_tag: list[str]  # "B"/"I"/"" : inside a span the LLM named (exact on letters and digits)
     span_entity: list[KnowledgeEntity | None]
+    span_rank: list[int]  # 1-based position of the matched entity in the LLM's list
+    span_length: list[int]  # words of the post in the matched span
     part_entity: list[KnowledgeEntity | None]  # the word is one word of a named entity (partial match)
+    prefix_entity: list[KnowledgeEntity | None]  # "timhicksmusic" ~ "Tim Hicks": one key starts with the other
     count: list[int]  # occurrences of the word anywhere in the knowledge
     capitalised: list[bool]  # the word occurs capitalised in the knowledge
+    context_types: list[set[str]]  # coarse types of type words just after the word's mentions in the knowledge
 
 
 def match_knowledge(words: Sequence[str], knowledge: str | None) -> KnowledgeMatch:
+    """What the knowledge says about each word of the post."""
     n = len(words)
     span_tag = [""] * n
     span_entity: list[KnowledgeEntity | None] = [None] * n
+    span_rank = [0] * n
+    span_length = [0] * n
     part_entity: list[KnowledgeEntity | None] = [None] * n
     entities, text = parse_knowledge(knowledge)
     keys = [_key(w) for w in words]
 
     # Exact spans, longest first so "New York Knicks" wins over "New York".
     candidates: list[tuple[int, int, KnowledgeEntity]] = []
+    rank = {id(entity): index + 1 for index, entity in enumerate(entities)}
     for entity in entities:
-        target = _key(entity.name)
-        alternatives = {target}
-        lowered = entity.name.casefold()
-        if lowered.startswith("the "):
-            alternatives.add(_key(entity.name[4:]))
+        alternatives = name_alternatives(entity.name)
         for start in range(n):
             if not keys[start]:
                 continue
@@ -195,10 +223,12 @@ def match_knowledge(words: Sequence[str], knowledge: str | None) -> KnowledgeMat
         for i in range(start, end):
             span_tag[i] = "B" if i == start else "I"
             span_entity[i] = entity
+            span_rank[i] = rank[id(entity)]
+            span_length[i] = end - start
 
     name_words: dict[str, KnowledgeEntity] = {}
     for entity in entities:
-        for word in entity.name.split():
+        for word in re.split(r"[\s/()]+", entity.name):
             key = _key(word)
             if len(key) > 1:
                 name_words.setdefault(key, entity)
@@ -209,7 +239,42 @@ def match_knowledge(words: Sequence[str], knowledge: str | None) -> KnowledgeMat
     capitalised = [bool(k) and k in capitals for k in keys]
     for i, key in enumerate(keys):
         part_entity[i] = name_words.get(key) if len(key) > 1 else None
-    return KnowledgeMatch(span_tag, span_entity, part_entity, count, capitalised)
+
+    # "Bucks ... the Milwaukee Bucks, a basketball team": type words shortly after a mention of the word.
+    positions: dict[str, list[int]] = {}
+    knowledge_keys = [_key(w) for w in knowledge_words]
+    for index, key in enumerate(knowledge_keys):
+        if len(key) > 1:
+            positions.setdefault(key, []).append(index)
+    context_types: list[set[str]] = []
+    for key in keys:
+        found: set[str] = set()
+        for index in positions.get(key, ()) if len(key) > 1 else ():
+            for word in knowledge_keys[index + 1 : index + 1 + CONTEXT_WINDOW]:
+                coarse = _COARSE_WORDS.get(word)
+                if coarse is not None:
+                    found.add(coarse)
+        context_types.append(found)
+    prefix_entity: list[KnowledgeEntity | None] = [None] * n
+    entity_keys = [(key, entity) for entity in entities for key in name_alternatives(entity.name)]
+    for i, key in enumerate(keys):
+        if span_entity[i] is not None or part_entity[i] is not None or len(key) < MIN_PREFIX:
+            continue
+        for entity_key, entity in entity_keys:
+            if len(entity_key) >= MIN_PREFIX and (key.startswith(entity_key) or entity_key.startswith(key)):
+                prefix_entity[i] = entity
+                break
+    return KnowledgeMatch(
+        span_tag,
+        span_entity,
+        span_rank,
+        span_length,
+        part_entity,
+        prefix_entity,
+        count,
+        capitalised,
+        context_types,
+    )
 
 
 @dataclass
@@ -239,6 +304,94 @@ def load_feature_spacy(name_or_path: str) -> Any:
         if component in nlp.pipe_names:
             nlp.disable_pipe(component)
     return nlp
+
+
+@dataclass
+class Gazetteer:
+    """Entity strings and words seen in the training data, with their usual type and how often they are entities.
+
+    Built by `gmner train ner` (jack-knifed over folds for the training posts, so the CRF learns how far to
+    trust it on unseen posts) and saved with the model.
+    """
+
+    # lower-cased words joined by a space -> (most frequent type, share of occurrences that are that entity)
+    spans: dict[str, tuple[str, float]]
+    # lower-cased word -> (most frequent type, share of occurrences inside an entity)
+    words: dict[str, tuple[str, float]]
+    max_words: int = 6
+
+    @classmethod
+    def build(cls, posts: Iterable[tuple[Sequence[str], Sequence[str]]], max_words: int = 6) -> Gazetteer:
+        from services.ner.decoding import decode_tags
+
+        data = [([w.lower() for w in words], list(tags)) for words, tags in posts]
+        span_types: dict[str, Counter[str]] = {}
+        word_types: dict[str, Counter[str]] = {}
+        word_total: Counter[str] = Counter()
+        for words, tags in data:
+            for span in decode_tags(tags, "bio"):
+                if span.end - span.start <= max_words:
+                    span_types.setdefault(" ".join(words[span.start : span.end]), Counter())[span.label] += 1
+            word_total.update(words)
+            for word, tag in zip(words, tags, strict=True):
+                if tag != "O":
+                    word_types.setdefault(word, Counter())[tag[2:]] += 1
+        span_total: Counter[str] = Counter()
+        for words, _ in data:
+            for start in range(len(words)):
+                for end in range(start + 1, min(len(words), start + max_words) + 1):
+                    text = " ".join(words[start:end])
+                    if text in span_types:
+                        span_total[text] += 1
+        spans = {}
+        for text, types in span_types.items():
+            label, count = types.most_common(1)[0]
+            spans[text] = (label, count / max(span_total[text], count))
+        words_out = {}
+        for word, types in word_types.items():
+            label, _ = types.most_common(1)[0]
+            words_out[word] = (label, sum(types.values()) / max(word_total[word], 1))
+        return cls(spans=spans, words=words_out, max_words=max_words)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_words": self.max_words, "spans": self.spans, "words": self.words}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Gazetteer:
+        return cls(
+            spans={k: (v[0], float(v[1])) for k, v in data["spans"].items()},
+            words={k: (v[0], float(v[1])) for k, v in data["words"].items()},
+            max_words=int(data.get("max_words", 6)),
+        )
+
+    def features(self, words: Sequence[str]) -> list[list[str]]:
+        lower = [w.lower() for w in words]
+        n = len(words)
+        out: list[list[str]] = [[] for _ in range(n)]
+        taken = [False] * n
+        matches = []
+        for start in range(n):
+            for end in range(start + 1, min(n, start + self.max_words) + 1):
+                entry = self.spans.get(" ".join(lower[start:end]))
+                if entry is not None:
+                    matches.append((start, end, entry))
+        # Longest first, then leftmost; overlapping shorter matches are dropped.
+        for start, end, (label, rate) in sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
+            if any(taken[start:end]):
+                continue
+            for i in range(start, end):
+                taken[i] = True
+                position = "B" if i == start else "I"
+                out[i] += [f"g_span={position}-{label}", f"g_span_rate={position}-{_rate(rate)}"]
+        for i, word in enumerate(lower):
+            entry = self.words.get(word)
+            if entry is not None:
+                out[i] += [f"g_word={entry[0]}", f"g_word_rate={_rate(entry[1])}"]
+        return out
+
+
+def _rate(rate: float) -> str:
+    return "0" if rate < 0.1 else "1" if rate < 0.4 else "2" if rate < 0.7 else "3"
 
 
 def _shape(word: str) -> str:
@@ -283,11 +436,22 @@ def _word_features(word: str) -> list[str]:
 
 
 def sentence_features(
-    words: Sequence[str], tags: SpacyTags | None, knowledge: str | None, *, use_knowledge: bool = True
+    words: Sequence[str],
+    tags: SpacyTags | None,
+    knowledge: str | None,
+    *,
+    use_knowledge: bool = True,
+    gazetteer: Gazetteer | None = None,
+    match: KnowledgeMatch | None = None,
 ) -> list[list[str]]:
-    """One feature list per word. `tags` is `spacy_tags` for this post; knowledge is ignored when not used."""
+    """One feature list per word. `tags` is `spacy_tags` for this post; knowledge is ignored when not used.
+
+    `match` is `match_knowledge(words, knowledge)` when the caller has it already.
+    """
     n = len(words)
-    match = match_knowledge(words, knowledge if use_knowledge else None)
+    gazetteer_features = gazetteer.features(words) if gazetteer is not None else [[] for _ in words]
+    if match is None or not use_knowledge:
+        match = match_knowledge(words, knowledge if use_knowledge else None)
     has_knowledge = use_knowledge and bool(knowledge and knowledge.strip())
     base = [_word_features(w) for w in words]
     local: list[list[str]] = []
@@ -316,17 +480,30 @@ def sentence_features(
                     "k_span_coarse=" + span.coarse,
                     "k_span_tag=" + match.span_tag[i] + "-" + span.coarse,
                 ]
+                tag = match.span_tag[i] + "-" + span.coarse
                 feats += ["k_span_tw=" + t for t in span.type_words[:4]]
+                feats += [f"k_span_tw={match.span_tag[i]}-{t}" for t in span.type_words[:2]]
+                feats.append(f"k_span_rank={min(match.span_rank[i], 5)}")
+                feats.append(f"k_span_len={min(match.span_length[i], 4)}")
+                if prev in ("#", "@"):
+                    feats.append(f"k_span_after={prev}{tag}")
+                if word[:1].isupper():
+                    feats.append(f"k_span_title={tag}")
                 if tags is not None:
                     feats.append("k_span_coarse_ent=" + span.coarse + "|" + tags.ent[i][2:])
             part = match.part_entity[i]
             if part is not None:
                 feats += ["k_part", "k_part_coarse=" + part.coarse]
+            prefix = match.prefix_entity[i]
+            if prefix is not None:
+                feats += ["k_prefix", "k_prefix_coarse=" + prefix.coarse]
+            feats += ["k_ctx=" + t for t in sorted(match.context_types[i])]
             feats.append("k_count=" + _bucket(match.count[i]))
             if match.capitalised[i]:
                 feats.append("k_cap")
                 if word.islower():
                     feats.append("k_cap_lower")
+        feats += gazetteer_features[i]
         local.append(feats)
 
     # Neighbours: a window of two words each side, with fewer features further away.
@@ -346,4 +523,4 @@ def sentence_features(
     return out
 
 
-_NEIGHBOUR_PREFIXES = ("pos=", "ent=", "k_span_tag=", "k_part_coarse=", "after_", "k_cap")
+_NEIGHBOUR_PREFIXES = ("pos=", "ent=", "k_span_tag=", "k_part_coarse=", "after_", "k_cap", "g_span=")

