@@ -24,12 +24,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-ROWS = ("spacy", "spacy-knowledge", "crf", "crf-knowledge")
+ROWS = ("spacy", "spacy-knowledge", "crf", "crf-knowledge", "crf-llm-knowledge")
+DEFAULT_ROWS = ROWS[:4]
 TITLES = {
     "spacy": "spaCy en_core_web_sm as shipped, no knowledge",
     "spacy-knowledge": "spaCy en_core_web_sm as shipped + dataset knowledge",
     "crf": "CRF model (ours), no knowledge",
     "crf-knowledge": "CRF model (ours) + dataset knowledge",
+    "crf-llm-knowledge": "CRF model (ours) + knowledge from the embedded LLM",
 }
 
 
@@ -38,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
     parser.add_argument("--model", type=Path, help="CRF model directory (default: the committed model)")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
+    parser.add_argument(
+        "--llm-url",
+        default="http://127.0.0.1:8010/v1",
+        help="OpenAI-compatible LLM server for the crf-llm-knowledge row (e.g. the one `gmner serve` starts); "
+        "its answers are cached in Redis like the service's (GMNER_LLM_* settings apply)",
+    )
     parser.add_argument("--knowledge-max-chars", type=int, default=1200, help="as GMNER_NER_KNOWLEDGE_MAX_CHARS")
     parser.add_argument("--predictions-dir", type=Path, help="write <row>.jsonl predictions here for gmner eval")
     parser.add_argument("--report", type=Path, help="write the results as JSON here")
@@ -68,12 +76,14 @@ def main(argv: list[str] | None = None) -> int:
             backends[kind] = _backend(kind, args.model)
         backend = backends[kind]
         with_knowledge = row.endswith("-knowledge")
+        knowledge_of = _llm_knowledge(args.llm_url) if row == "crf-llm-knowledge" else None
         started = time.perf_counter()
         predicted = []
         lines = []
         for post in posts:
             text = " ".join(post.words)
-            context = (post.knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
+            knowledge = knowledge_of(text) if knowledge_of is not None else post.knowledge
+            context = (knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
             entities = backend(text, context or None)
             predicted.append(_token_spans(text, entities))
             lines.append(
@@ -107,6 +117,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.report is not None:
         args.report.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _llm_knowledge(llm_url: str) -> Callable[[str], str | None]:
+    """The NER service's own knowledge step (same prompt, examples and LLM client), run post by post."""
+    import asyncio
+
+    from services.ner.knowledge.bank import load_examples
+    from services.ner.knowledge.embedder import SentenceEmbedder
+    from services.ner.knowledge.selector import ExampleSelector
+    from services.ner.serving import ServingNER
+    from services.ner.settings import NERSettings
+    from shared.lifecycle import build_llm_client
+    from shared.llm.client import LLMError
+    from shared.settings import LLMSettings
+
+    settings = NERSettings()
+    selector = ExampleSelector(load_examples(settings.examples_path), SentenceEmbedder(settings.embedder_path))
+    loop = asyncio.new_event_loop()
+    llm = build_llm_client("bench", LLMSettings(base_url=llm_url))
+    serving = ServingNER(settings, backend=None, selector=selector, llm=llm)  # type: ignore[arg-type]
+
+    def knowledge_of(text: str) -> str | None:
+        try:
+            return loop.run_until_complete(serving.generate_knowledge(text, None))
+        except LLMError as exc:
+            print(f"no knowledge for {text[:40]!r}: {exc}", file=sys.stderr)
+            return None
+
+    return knowledge_of
 
 
 def _backend(kind: str, model: Path | None) -> Callable[..., Any]:

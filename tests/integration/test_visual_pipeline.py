@@ -26,11 +26,11 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _post(stack: EmbeddedStack | str, text: str, image: bytes, tasks: str = "smner") -> dict:
+def _post(stack: EmbeddedStack | str, text: str, image: bytes, tasks: str = "smner", **fields: str) -> dict:
     url = stack if isinstance(stack, str) else stack.gateway_url
     response = httpx.post(
         f"{url}/v1/gmner",
-        data={"text": text, "tasks": tasks},
+        data={"text": text, "tasks": tasks, **fields},
         files={"image": ("photo.jpg", image, "image/jpeg")},
         timeout=600,
     )
@@ -51,7 +51,7 @@ def test_person_in_the_photo_gets_box_and_mask(stack: EmbeddedStack) -> None:
 
     body = _post(stack, POST, _jpeg(astronaut()))
     person = next(e for e in body["entities"] if e["type"] == "PER")
-    assert person["text"] == "Eileen Collins"
+    assert "Eileen Collins" in person["text"]
     assert person["groundable"] is True
     assert _iou(person["box"], PERSON_REGION) > 0.5
     rle = person["mask"]
@@ -84,7 +84,10 @@ def test_three_people_one_sam_encode(stack: EmbeddedStack) -> None:
     misses = metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="miss")
     hits = metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="hit")
     image = _jpeg(ImageOps.mirror(astronaut()))  # a new image, never sent before
-    body = _post(stack, "Eileen Collins , Sally Ride and Mae Jemison smile for the camera", image)
+    # Without knowledge the tagger's answer does not hang on what the small LLM writes: three PER.
+    body = _post(
+        stack, "Eileen Collins , Sally Ride and Mae Jemison smile for the camera", image, use_knowledge="false"
+    )
     people = [e for e in body["entities"] if e["type"] == "PER"]
     assert len(people) == 3 and all(e["mask"] is not None for e in people)
     # One image, three boxes: one encoder run, however many boxes.
