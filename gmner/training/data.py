@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EOS = "<EOS>"
 KNOWLEDGE_SPLITS = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
 TEXT_SPLITS = {"train": "train", "dev": "dev", "valid": "dev", "test": "test"}
 TYPE_MAP = {"OTHER": "MISC"}
@@ -66,33 +65,10 @@ def read_conll(path: str | Path) -> list[Post]:
 
 
 def read_knowledge(path: str | Path) -> list[tuple[str, str]]:
-    """[(post text, knowledge)] in file order."""
-    entries: list[tuple[str, str]] = []
-    words: list[str] = []
-    knowledge: list[str] = []
-    in_knowledge = False
+    """[(post text, knowledge)] in file order (parsed by the evaluation's reader of the `<EOS>` format)."""
+    from gmner.eval.knowledge import read_knowledge as read_knowledge_file
 
-    def close() -> None:
-        nonlocal words, knowledge, in_knowledge
-        if words or knowledge:
-            entries.append((" ".join(words), " ".join(knowledge)))
-        words, knowledge, in_knowledge = [], [], False
-
-    with open(path, encoding="utf-8") as f:
-        for raw in f:
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                close()
-                continue
-            token = line.split("\t")[0] if "\t" in line else line.rsplit(" ", 1)[0]
-            if token == EOS:
-                in_knowledge = True
-            elif in_knowledge:
-                knowledge.append(token)
-            else:
-                words.append(token)
-    close()
-    return entries
+    return [(entry.text, entry.knowledge) for entry in read_knowledge_file(path).entries]
 
 
 def attach_knowledge(posts: list[Post], entries: list[tuple[str, str]]) -> int:
