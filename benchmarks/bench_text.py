@@ -40,7 +40,7 @@ def run_posts(url: str, label: str, rounds: int) -> list[dict[str, float]]:
         for _ in range(rounds):
             for text in POSTS:
                 started = time.perf_counter()
-                response = client.post(f"{url}/v1/gmner", json={"text": text, "tasks": "mner"})
+                response = client.post(f"{url}/v1/gmner", json={"text": text, "tasks": "mner", "use_knowledge": True})
                 total = (time.perf_counter() - started) * 1000
                 response.raise_for_status()
                 body = response.json()

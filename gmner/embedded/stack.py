@@ -158,6 +158,9 @@ class EmbeddedStack:
                 "GMNER_LLM_MODEL": s.llm_model_alias,
                 "GMNER_LLM_API": "completions",
                 "GMNER_LLM_REDIS_URL": self.redis_url,
+                # The bundled LLM's knowledge hurts the trained tagger (see NERSettings.knowledge_by_default);
+                # callers still get the step with `use_knowledge: true`.
+                "GMNER_NER_KNOWLEDGE_BY_DEFAULT": "false",
                 "GMNER_GATEWAY_NER_URL": self.url("ner"),
                 "GMNER_GATEWAY_EXPANSION_URL": self.url("expansion"),
                 "HF_HUB_OFFLINE": "1",

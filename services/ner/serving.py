@@ -59,7 +59,8 @@ class ServingNER:
     async def _knowledge(self, request: NERRequest) -> tuple[str | None, str | None]:
         if request.knowledge is not None:
             return request.knowledge.strip() or None, None
-        wanted = self.settings.knowledge_enabled if request.use_knowledge is None else request.use_knowledge
+        default = self.settings.knowledge_enabled and self.settings.knowledge_by_default
+        wanted = default if request.use_knowledge is None else request.use_knowledge
         if not wanted or not self.backend.supports_context:
             return None, None
         try:

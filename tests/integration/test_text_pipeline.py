@@ -1,4 +1,4 @@
-"""The text path end to end: gateway -> NER (spaCy + LLM knowledge) -> expansion, as real processes."""
+"""The text path end to end: gateway -> NER (trained tagger + LLM knowledge) -> expansion, as real processes."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
     hits_before = metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="hit")
     misses_before = metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="miss")
 
-    first = _post(stack, text=IDRIS, tasks="mner")
+    first = _post(stack, text=IDRIS, tasks="mner", use_knowledge=True)
     assert first.status_code == 200, first.text
     body = first.json()
     idris = next(e for e in body["entities"] if e["text"] == "Idris Elba")
@@ -38,11 +38,23 @@ def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
     assert first.headers["X-Request-ID"] == body["request_id"]
     assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="miss") == misses_before + 1
 
-    second = _post(stack, text=IDRIS, tasks="mner")
+    second = _post(stack, text=IDRIS, tasks="mner", use_knowledge=True)
     assert second.status_code == 200
     assert second.json()["entities"] == body["entities"]
+    assert second.json()["knowledge"] == body["knowledge"]
     assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="hit") == hits_before + 1
     assert metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="hit") >= 1
+
+
+def test_embedded_mode_skips_knowledge_unless_asked(stack: EmbeddedStack) -> None:
+    ner_url = stack.url("ner")
+    lookups = metric_value(ner_url, "gmner_llm_cache_total", app="ner")
+    response = _post(stack, text="Barack Obama visits Berlin with Angela Merkel", tasks="mner")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["knowledge"] is None and body["degraded"] == []
+    assert {e["text"] for e in body["entities"] if e["type"] == "PER"} >= {"Barack Obama", "Angela Merkel"}
+    assert metric_value(ner_url, "gmner_llm_cache_total", app="ner") == lookups  # the LLM was not asked
 
 
 def test_multipart_with_image_but_no_visual_stages(stack: EmbeddedStack, tmp_path: Path) -> None:

@@ -88,3 +88,14 @@ def test_health_ready_and_request_id(client: TestClient) -> None:
 def test_openapi_documents_the_route(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/ner" in spec["paths"]
+
+
+def test_knowledge_off_by_default_but_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GMNER_LLM_BASE_URL", closed_port_url() + "/v1")
+    monkeypatch.setenv("GMNER_LLM_RETRIES", "0")
+    monkeypatch.setenv("GMNER_LLM_CACHE_PREFIX", f"gmner:test:{uuid.uuid4().hex}:")
+    with TestClient(create_app(NERSettings(knowledge_by_default=False))) as client:
+        quiet = client.post("/v1/ner", json={"text": IDRIS}).json()
+        assert "knowledge_error" not in quiet and quiet["knowledge_used"] is False
+        asked = client.post("/v1/ner", json={"text": IDRIS, "use_knowledge": True}).json()
+        assert "LLM unreachable" in asked["knowledge_error"]
