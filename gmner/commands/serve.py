@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from gmner.embedded.stack import EmbeddedStack, StackError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gmner serve: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
