@@ -177,13 +177,10 @@ def _token_spans(text: str, entities: list[Any]) -> set[tuple[int, int, str]]:
 
 
 def _prf(tp: int, predicted: int, gold: int) -> dict[str, float]:
-    p = tp / predicted if predicted else 0.0
-    r = tp / gold if gold else 0.0
-    return {
-        "precision": round(100 * p, 2),
-        "recall": round(100 * r, 2),
-        "f1": round(200 * p * r / (p + r), 2) if p + r else 0.0,
-    }
+    from gmner.eval.metrics import precision_recall_f1
+
+    p, r, f1 = precision_recall_f1(tp, predicted, gold)
+    return {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * f1, 2)}
 
 
 if __name__ == "__main__":

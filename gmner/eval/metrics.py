@@ -52,6 +52,13 @@ METRICS: dict[str, MetricSpec] = {
 MASK_METRICS = ("SMNER", "EES")
 
 
+def precision_recall_f1(tp: int, predicted: int, gold: int) -> tuple[float, float, float]:
+    """Micro precision, recall and F1 (fractions; 0 where undefined)."""
+    p = tp / predicted if predicted else 0.0
+    r = tp / gold if gold else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
 @dataclass(slots=True)
 class PRF:
     tp: int = 0
@@ -60,16 +67,15 @@ class PRF:
 
     @property
     def precision(self) -> float:
-        return self.tp / self.pred if self.pred else 0.0
+        return precision_recall_f1(self.tp, self.pred, self.gold)[0]
 
     @property
     def recall(self) -> float:
-        return self.tp / self.gold if self.gold else 0.0
+        return precision_recall_f1(self.tp, self.pred, self.gold)[1]
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return precision_recall_f1(self.tp, self.pred, self.gold)[2]
 
     def to_dict(self) -> dict[str, float | int]:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1, **_counts(self)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gmner.eval.metrics import precision_recall_f1
 from services.ner.decoding import decode_tags
 
 Span = tuple[int, int, str]
@@ -22,16 +23,15 @@ class PRF:
 
     @property
     def precision(self) -> float:
-        return self.tp / self.predicted if self.predicted else 0.0
+        return precision_recall_f1(self.tp, self.predicted, self.gold)[0]
 
     @property
     def recall(self) -> float:
-        return self.tp / self.gold if self.gold else 0.0
+        return precision_recall_f1(self.tp, self.predicted, self.gold)[1]
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return precision_recall_f1(self.tp, self.predicted, self.gold)[2]
 
     def as_dict(self) -> dict[str, float | int]:
         return {
