@@ -13,6 +13,7 @@ from gmner.cli import main
 from gmner.training.synthetic import SYLLABLES, write_synthetic_dataset
 from gmner.training.transformers_recipe import LABELS, _crf_module
 from services.ner.backends.transformers_backend import CRF_FILE, TransformersNERBackend
+from tests.tiny_models import save_tiny_bert
 
 torch = pytest.importorskip("torch")
 
@@ -24,24 +25,7 @@ WORDS = [
 
 
 def _tiny_bert(path: Path) -> Path:
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    path.mkdir(parents=True, exist_ok=True)
-    vocab = path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_bert(path, WORDS, hidden_size=32, intermediate_size=64, max_position_embeddings=128)
 
 
 def test_crf_loss_is_the_negative_log_likelihood() -> None:

@@ -12,6 +12,7 @@ from services.ner.backends.spacy_backend import SpacyNERBackend
 from services.ner.backends.transformers_backend import CRF_FILE
 from services.ner.settings import NERSettings
 from shared.protocol.common import EntityType
+from tests.tiny_models import save_tiny_bert
 
 IDRIS = "RT @Evode7: Actor Idris Elba became the first male to make the cover of Maxim"
 
@@ -45,26 +46,7 @@ LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def _tiny_token_classifier(path: Path) -> None:
-    import torch
-    from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
-
-    vocab = path / "vocab.txt"
-    path.mkdir(parents=True, exist_ok=True)
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
-    )
-    BertForTokenClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    save_tiny_bert(path, WORDS, labels=LABELS)
 
 
 def _settings(path: Path) -> NERSettings:

@@ -1,4 +1,4 @@
-"""Fixtures of the VE tests: images as base64, and the embedded faces app (loaded once per module)."""
+"""Fixtures of the VE tests: the embedded faces app (loaded once per module)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,6 @@ from fastapi.testclient import TestClient
 
 from services.ve.app import create_app
 from services.ve.settings import VESettings
-from tests.visual_testing import astronaut, b64, coffee, png_bytes
-
-
-@pytest.fixture(scope="session")
-def astronaut_b64() -> str:
-    return b64(png_bytes(astronaut()))
-
-
-@pytest.fixture(scope="session")
-def coffee_b64() -> str:
-    return b64(png_bytes(coffee()))
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,6 @@ from fastapi.testclient import TestClient
 
 from services.vg.app import create_app
 from services.vg.settings import VGSettings
-from tests.visual_testing import astronaut, b64, coffee, png_bytes
-
-
-@pytest.fixture(scope="session")
-def astronaut_b64() -> str:
-    return b64(png_bytes(astronaut()))
-
-
-@pytest.fixture(scope="session")
-def coffee_b64() -> str:
-    return b64(png_bytes(coffee()))
 
 
 @pytest.fixture(scope="module")
