@@ -31,6 +31,18 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max(1, (a | b).sum()))
 
 
+def assert_same_results(a: list[dict], b: list[dict]) -> None:
+    """The same boxes segmented in batches of other sizes: the float arithmetic differs in the last bits
+    (batched matmuls, thread counts, BLAS), so scores match within a tolerance and masks may differ only in
+    the odd pixel whose logit sits at the threshold."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x["mask"]["size"] == y["mask"]["size"]
+        assert iou(decode_rle(x["mask"]), decode_rle(y["mask"])) > 0.999
+        assert x["area"] == pytest.approx(y["area"], rel=1e-3, abs=2)
+        assert x["score"] == pytest.approx(y["score"], abs=1e-4)
+
+
 def cache_count(result: str) -> float:
     return REGISTRY.get_sample_value("gmner_sam_embedding_cache_total", {"app": "sam", "result": result}) or 0.0
 
@@ -90,7 +102,7 @@ def test_three_boxes_encode_the_image_once(
     second = segment(client, drawn.b64, boxes[:2])  # same image bytes: embedding from the LRU
     assert serving.encoder_runs == 1
     assert second["embedding_cached"] is True
-    assert second["results"] == first["results"][:2]
+    assert_same_results(second["results"], first["results"][:2])
     assert (cache_count("miss") - misses, cache_count("hit") - hits) == (1, 1)
 
     segment(client, draw(seed=5).b64, boxes)  # other bytes: a new embedding
@@ -115,7 +127,7 @@ def test_reuse_off_encodes_per_box(litemedsam_client: ClientFactory, shared_clie
     assert body["embedding_cached"] is False
     # Same masks either way: reuse only saves work.
     reused = segment(shared_client, drawn.b64, boxes)
-    assert [r["mask"] for r in reused["results"]] == [r["mask"] for r in body["results"]]
+    assert_same_results(reused["results"], body["results"])
 
 
 def test_cache_budget_zero_disables_the_lru(litemedsam_client: ClientFactory, drawn: Drawn) -> None:
@@ -148,7 +160,7 @@ def test_box_partly_outside_is_clipped(shared_client: TestClient, drawn: Drawn) 
     beyond = [x1 - 500, y1 - 0.5, x2, drawn.height + 1000]
     clipped = [0, y1 - 0.5, x2, drawn.height]
     a, b = segment(shared_client, drawn.b64, [beyond, clipped])["results"]
-    assert a == b
+    assert_same_results([a], [b])
     assert a["mask"]["size"] == [drawn.height, drawn.width]
 
 
