@@ -14,8 +14,8 @@ MAX_WARNINGS_SHOWN = 10
 
 def _iou(value: str) -> float:
     iou = float(value)
-    if not 0.0 <= iou < 1.0:
-        raise argparse.ArgumentTypeError("--iou must be in [0, 1)")
+    if not 0.0 < iou <= 1.0:
+        raise argparse.ArgumentTypeError("--iou must be in (0, 1]")
     return iou
 
 
@@ -30,7 +30,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--split", default="test", help="train, dev or test (default: test)")
     parser.add_argument("--predictions", required=True, type=Path, help="prediction JSONL")
     parser.add_argument("--gold-masks", type=Path, help="gold mask JSONL: enables SMNER and EES")
-    parser.add_argument("--iou", type=_iou, default=0.5, help="a region is correct when IoU > this (default 0.5)")
+    parser.add_argument(
+        "--iou", type=_iou, default=0.5, help="a region is correct when IoU >= this (default 0.5, as RiVEG's scorer)"
+    )
+    parser.add_argument(
+        "--iou-strict", action="store_true", help="IoU must exceed the threshold (the H-Index scorer's rule)"
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -53,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"gmner eval: {exc}", file=sys.stderr)
         return 2
-    result = evaluate(gold, predictions, iou=args.iou, with_masks=args.gold_masks is not None, progress=progress)
+    result = evaluate(
+        gold,
+        predictions,
+        iou=args.iou,
+        with_masks=args.gold_masks is not None,
+        strict=args.iou_strict,
+        progress=progress,
+    )
     result.warnings = gold_stats.warnings + result.warnings
     elapsed = time.perf_counter() - started
 

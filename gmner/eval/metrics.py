@@ -8,9 +8,14 @@ Metrics (micro-averaged over all entities of the split):
 
 A prediction is correct only when every element its metric checks is correct. Spans are token spans: a
 prediction matches the gold entity with exactly the same tokens (see `predictions.align`). A predicted region
-is correct when its IoU with *any* gold region of that entity is strictly greater than the threshold; a
-prediction without a region (`groundable: false`, or no box/mask) is correct only when the gold entity has no
-region; a prediction with a region for an entity that has none is wrong.
+is correct when its IoU with *any* gold region of that entity is at least the threshold (RiVEG's
+`statistic.py`: `iou >= 0.5`; `strict=True` gives the H-Index scorer's `> 0.5`, which differs only for an IoU
+exactly at the threshold). A prediction without a region (`groundable: false`, or no box/mask) is correct only
+when the gold entity has no region; a prediction with a region for an entity that has none is wrong. A
+prediction that says `groundable: true` but carries no box has claimed a region it does not give: wrong for
+GMNER and EEG whatever the gold says (RiVEG only ever scores a groundable prediction by its box).
+
+Types: the dataset's OTHER and the service's MISC are one type, reported as MISC.
 
 Counting: TP = gold entities with at least one correct prediction; precision = TP / all predictions; recall =
 TP / all gold entities. So predictions that share a span (duplicates) can earn at most one TP together; every
@@ -33,6 +38,7 @@ from gmner.eval.predictions import AlignStats, PredictionFile, PredPost, align
 from gmner.eval.regions import box_iou, decode_flat, mask_iou
 
 THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50 .. 0.95
+TYPE_NOTE = "the dataset's OTHER and the service's MISC are one type, reported as MISC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,7 @@ class _Candidate:
 
     type_ok: bool
     has_box: bool
+    box_claimed_missing: bool  # `groundable: true` without a box: wrong for the box metrics
     box_iou: float  # best IoU over the entity's gold boxes; 0 without a box or gold boxes
     has_mask: bool
     mask_iou: float
@@ -106,35 +113,44 @@ class _Unit:
     candidates: list[_Candidate] = field(default_factory=list)
 
 
-def region_correct(n_gold: int, has_pred: bool, best_iou: float, threshold: float) -> bool:
-    """The paper's region rule: no gold region -> only "no region" is right; else IoU must exceed threshold."""
+def region_correct(n_gold: int, has_pred: bool, best_iou: float, threshold: float, strict: bool = False) -> bool:
+    """The paper's region rule: no gold region -> only "no region" is right; else IoU >= threshold (> if strict)."""
     if n_gold == 0:
         return not has_pred
-    return has_pred and best_iou > threshold
+    return has_pred and (best_iou > threshold if strict else best_iou >= threshold)
 
 
-def _is_correct(unit: _Unit, cand: _Candidate, spec: MetricSpec, threshold: float) -> bool:
+def _is_correct(unit: _Unit, cand: _Candidate, spec: MetricSpec, threshold: float, strict: bool) -> bool:
     if spec.typed and not cand.type_ok:
         return False
     if spec.region == "box":
-        return region_correct(unit.n_boxes, cand.has_box, cand.box_iou, threshold)
+        if cand.box_claimed_missing:
+            return False
+        return region_correct(unit.n_boxes, cand.has_box, cand.box_iou, threshold, strict)
     if spec.region == "mask":
-        return region_correct(unit.n_masks, cand.has_mask, cand.mask_iou, threshold)
+        return region_correct(unit.n_masks, cand.has_mask, cand.mask_iou, threshold, strict)
     return True
 
 
 @dataclass(slots=True)
 class EvalResult:
     iou: float
+    strict: bool
     metrics: dict[str, PRF]
     per_type: dict[str, dict[str, PRF]]  # typed metrics only
     sweep: dict[str, list[tuple[float, PRF]]]  # region metrics only
     counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def iou_rule(self) -> str:
+        return f"IoU {'>' if self.strict else '>='} {self.iou:g}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "iou_threshold": self.iou,
+            "iou_rule": self.iou_rule,
+            "types": TYPE_NOTE,
             "metrics": {
                 name: {
                     **prf.to_dict(),
@@ -188,6 +204,7 @@ def evaluate(
     predictions: PredictionFile,
     iou: float = 0.5,
     with_masks: bool = False,
+    strict: bool = False,
     thresholds: Iterable[float] = THRESHOLDS,
     progress: Callable[..., Iterable[Any]] = _identity,
 ) -> EvalResult:
@@ -196,7 +213,7 @@ def evaluate(
     masks = _MaskScorer()
     units: list[_Unit] = []
     pred_types: Counter[str] = Counter()
-    n_pred = duplicates = unmatched = missing = 0
+    n_pred = duplicates = unmatched = missing = claimed_without_box = text_only = 0
     for post in progress(gold, total=len(gold), desc="scoring"):
         pred = predictions.posts.get(post.id)
         if pred is None:
@@ -208,6 +225,9 @@ def evaluate(
         for ent, span in zip(pred.entities, align(post, pred, align_stats), strict=True):
             n_pred += 1
             pred_types[ent.type] += 1
+            claims_missing_box = ent.groundable is True and ent.box is None
+            claimed_without_box += claims_missing_box
+            text_only += ent.groundable is None and ent.box is None
             if span is None:
                 continue
             if span in seen:
@@ -222,7 +242,7 @@ def evaluate(
             biou = max((box_iou(pbox, gb) for gb in g.boxes), default=0.0) if pbox is not None else 0.0
             miou = masks.best_iou(pmask, g.masks) if (with_masks and pmask is not None and g.masks) else 0.0
             post_units[gi].candidates.append(
-                _Candidate(ent.type == g.type, pbox is not None, biou, pmask is not None, miou)
+                _Candidate(ent.type == g.type, pbox is not None, claims_missing_box, biou, pmask is not None, miou)
             )
         units.extend(post_units)
 
@@ -234,7 +254,7 @@ def evaluate(
         per = {t: PRF(0, pred_types[t], gold_types[t]) for t in types}
         total = PRF(0, n_pred, len(units))
         for unit in units:
-            if any(_is_correct(unit, c, spec, threshold) for c in unit.candidates):
+            if any(_is_correct(unit, c, spec, threshold, strict) for c in unit.candidates):
                 total.tp += 1
                 per[unit.type].tp += 1
         return total, per
@@ -259,6 +279,13 @@ def evaluate(
         warnings.append(f"{extra} prediction ids are not in the gold split: ignored")
     if align_stats.misaligned:
         warnings.append(f"{align_stats.misaligned} predicted entities fit no token span: counted as wrong")
+    if text_only and any(METRICS[n].region == "box" for n in names):
+        warnings.append(
+            f"{text_only} predicted entities carry no visual answer (groundable null, no box: text-only "
+            "predictions, e.g. tasks=mner): GMNER/EEG score them as ungroundable"
+        )
+    if claimed_without_box:
+        warnings.append(f"{claimed_without_box} predicted entities are groundable without a box: wrong for GMNER/EEG")
     if masks.invalid:
         warnings.append(f"{masks.invalid} predicted masks could not be decoded: IoU 0")
     if masks.size_mismatch:
@@ -284,8 +311,10 @@ def evaluate(
         "misaligned": align_stats.misaligned,
         "text_mismatch_posts": align_stats.text_mismatch_posts,
         "duplicate_predictions": duplicates,
+        "groundable_without_box": claimed_without_box,
+        "text_only_predictions": text_only,
         "predictions_matching_no_gold_span": unmatched,
         "mask_size_mismatch": masks.size_mismatch,
         "invalid_predicted_masks": masks.invalid,
     }
-    return EvalResult(iou, metrics, per_type, sweep, counts, warnings)
+    return EvalResult(iou, strict, metrics, per_type, sweep, counts, warnings)

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO, TypeVar
 
-from gmner.eval.metrics import EvalResult
+from gmner.eval.metrics import TYPE_NOTE, EvalResult
 
 T = TypeVar("T")
 
@@ -41,14 +41,14 @@ def table_rows(result: EvalResult) -> dict[str, tuple[list[str], list[list[str]]
         [name, _pct(m.precision), _pct(m.recall), _pct(m.f1), str(m.tp), str(m.pred), str(m.gold)]
         for name, m in result.metrics.items()
     ]
-    tables: dict[str, tuple[list[str], list[list[str]]]] = {f"Scores (IoU > {result.iou:g})": (header, main)}
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {f"Scores (region: {result.iou_rule})": (header, main)}
     per_rows = [
         [f"{name} {t}", _pct(m.precision), _pct(m.recall), _pct(m.f1), str(m.tp), str(m.pred), str(m.gold)]
         for name, per in result.per_type.items()
         for t, m in per.items()
     ]
     if per_rows:
-        tables["Per type"] = (header, per_rows)
+        tables[f"Per type ({TYPE_NOTE})"] = (header, per_rows)
     if result.sweep:
         # One row per threshold and one F1 column per region metric, so it fits an 80-column terminal.
         names = list(result.sweep)
@@ -56,7 +56,7 @@ def table_rows(result: EvalResult) -> dict[str, tuple[list[str], list[list[str]]
         sweep_rows = [
             [f"{thr:.2f}", *(_pct(result.sweep[name][i][1].f1) for name in names)] for i, thr in enumerate(thresholds)
         ]
-        tables["F1 by IoU threshold"] = (["IoU >", *names], sweep_rows)
+        tables["F1 by IoU threshold"] = (["IoU >" if result.strict else "IoU >=", *names], sweep_rows)
     return tables
 
 

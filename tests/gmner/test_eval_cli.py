@@ -34,23 +34,25 @@ def test_eval_writes_report(tmp_path, capsys):
     metrics = data["metrics"]
     assert {k: (v["tp"], v["pred"], v["gold"]) for k, v in metrics.items()} == {
         "MNER": (7, 11, 10),
-        "GMNER": (3, 11, 10),
-        "EEG": (4, 11, 10),
-        "SMNER": (6, 11, 10),
-        "EES": (7, 11, 10),
+        "GMNER": (4, 11, 10),
+        "EEG": (5, 11, 10),
+        "SMNER": (7, 11, 10),
+        "EES": (8, 11, 10),
     }
     assert metrics["MNER"]["f1"] == pytest.approx(14 / 21)
     per = metrics["MNER"]["per_type"]["PER"]
     assert (per["tp"], per["pred"], per["gold"], per["precision"], per["recall"]) == (4, 5, 5, 0.8, 0.8)
     assert "per_type" not in metrics["EEG"]
     assert [row["iou"] for row in data["sweep"]["GMNER"]] == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
-    assert [row["tp"] for row in data["sweep"]["EEG"]] == [4] + [3] * 9
+    assert [row["tp"] for row in data["sweep"]["EEG"]] == [5] + [3] * 9
     assert set(data["sweep"]) == {"GMNER", "EEG", "SMNER", "EES"}
-    assert data["iou_threshold"] == 0.5 and data["split"] == "test"
+    assert data["iou_threshold"] == 0.5 and data["iou_rule"] == "IoU >= 0.5" and data["split"] == "test"
+    assert "OTHER" in data["types"] and "MISC" in data["types"]
     assert data["counts"]["gold_unmatched_xml_objects"] == 1 and data["counts"]["gold_unmatched_masks"] == 1
     assert data["runtime_s"] >= 0
     out, err = capsys.readouterr()
     assert "MNER" in out and "66.67" in out  # the table, F1 in percent
+    assert "IoU >= 0.5" in out and "OTHER" in out
     assert "warning:" in err and "report written" in err
 
 
@@ -61,6 +63,9 @@ def test_eval_iou_option(tmp_path):
     data = json.loads(report.read_text())
     assert data["metrics"]["GMNER"]["tp"] == 5 and data["metrics"]["EEG"]["tp"] == 6
     assert "SMNER" not in data["metrics"]
+    assert main([*args, "--iou-strict", "--report", str(report), "--no-progress"]) == 0
+    data = json.loads(report.read_text())
+    assert data["metrics"]["GMNER"]["tp"] == 3 and data["iou_rule"] == "IoU > 0.5"
 
 
 def test_eval_plain_table_without_rich(monkeypatch, capsys):
@@ -78,7 +83,7 @@ def test_eval_plain_table_without_rich(monkeypatch, capsys):
     args = ["eval", "--gold-dir", str(FIXTURES / "tiny"), "--predictions", str(FIXTURES / "tiny_predictions.jsonl")]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "metric" in out and "GMNER" in out and "28.57" in out  # GMNER F1 6/21
+    assert "metric" in out and "GMNER" in out and "38.10" in out  # GMNER F1 8/21
 
 
 def test_eval_bad_inputs(tmp_path, capsys):
@@ -86,6 +91,8 @@ def test_eval_bad_inputs(tmp_path, capsys):
     assert "no gold text" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["eval", "--gold-dir", "x", "--predictions", "y", "--iou", "1.5"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["eval", "--gold-dir", "x", "--predictions", "y", "--iou", "0"])
 
 
 def test_commands_are_registered():
