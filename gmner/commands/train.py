@@ -62,6 +62,12 @@ def register(subparsers: Any) -> None:
     embedded.add_argument("--c1", type=float, default=0.1, help="CRF L1 penalty (default 0.1)")
     embedded.add_argument("--c2", type=float, default=0.1, help="CRF L2 penalty (default 0.1)")
     embedded.add_argument("--crf-iterations", type=int, default=200, help="CRF L-BFGS iterations (default 200)")
+    embedded.add_argument(
+        "--knowledge-noise",
+        action="store_true",
+        help="also train the knowledge variant on a noisy copy of each post's knowledge (dropped, retyped and "
+        "spurious entities), so it trusts a small LLM's list less",
+    )
     embedded.add_argument("--folds", type=int, default=3, help="jack-knife folds for the span classifier (3)")
     embedded.add_argument(
         "--reranker",
@@ -116,6 +122,7 @@ def _run_embedded(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         c1=args.c1,
         c2=args.c2,
         max_iterations=args.crf_iterations,
+        knowledge_noise=args.knowledge_noise,
         reranker=args.reranker,
         folds=args.folds,
         gbm_iterations=args.gbm_iterations,

@@ -52,6 +52,9 @@ class CRFRecipeConfig:
     gbm_learning_rate: float = 0.05
     gbm_leaves: int = 15
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+    # Train the knowledge variant on a noisy copy of every training post besides the post itself (see
+    # gmner.training.knowledge_noise), so it learns how far to trust a small LLM's entity list.
+    knowledge_noise: bool = False
     limit: int | None = None  # only the first N posts of each split (smoke runs)
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -62,6 +65,21 @@ class _Prepared:
     posts: list[Post]
     tags: list[Any]  # SpacyTags
     gazetteers: list[Any]  # Gazetteer per post (jack-knifed for training posts)
+    # The jack-knife fold of each post is chosen by its group: a noisy copy shares its original's group, so no
+    # CRF is trained on a post whose copy it then scores.
+    groups: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            self.groups = list(range(len(self.posts)))
+
+    def with_copies(self, copies: Sequence[tuple[int, Post]]) -> _Prepared:
+        return _Prepared(
+            [*self.posts, *(post for _, post in copies)],
+            [*self.tags, *(self.tags[i] for i, _ in copies)],
+            [*self.gazetteers, *(self.gazetteers[i] for i, _ in copies)],
+            [*self.groups, *(self.groups[i] for i, _ in copies)],
+        )
 
 
 def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
@@ -73,7 +91,9 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
         MODEL_FORMAT,
         PLAIN_VARIANT,
     )
-    from services.ner.backends.crf_features import FEATURE_VERSION, Gazetteer, load_feature_spacy, spacy_tags
+    from services.ner.backends.crf_features import FEATURE_VERSION
+    from services.ner.backends.gazetteer import Gazetteer
+    from services.ner.backends.spacy_features import load_feature_spacy, spacy_tags
 
     started = time.perf_counter()
 
@@ -113,13 +133,21 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
                 train_gazetteers[i] = gazetteer
     train = _Prepared(train_posts, train_tags, train_gazetteers)
     dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts))
+    knowledge_train = train
+    if cfg.knowledge and cfg.knowledge_noise:
+        from gmner.training.knowledge_noise import NoiseConfig, noisy_copies
+
+        copies = noisy_copies(train_posts, NoiseConfig(seed=cfg.seed))
+        knowledge_train = train.with_copies(copies)
+        log(f"{len(copies)} noisy knowledge copies added for the knowledge variant")
 
     staging = Path(tempfile.mkdtemp(prefix="gmner-crf-", dir=cfg.out.parent if cfg.out.parent.exists() else None))
     try:
         variant_configs: dict[str, dict[str, Any]] = {}
         for name in variants:
+            use_knowledge = name == KNOWLEDGE_VARIANT
             variant_configs[name] = _train_variant(
-                name, name == KNOWLEDGE_VARIANT, train, dev, cfg, staging / name, log
+                name, use_knowledge, knowledge_train if use_knowledge else train, dev, cfg, staging / name, log
             )
         if full_gazetteer is not None:
             (staging / GAZETTEER_FILE).write_text(
@@ -186,7 +214,7 @@ def _train_variant(
     import pycrfsuite
 
     from services.ner.backends.crf import CRF_FILE, RERANKER_FILE
-    from services.ner.backends.crf_features import match_knowledge, sentence_features
+    from services.ner.backends.crf_features import post_features
     from services.ner.backends.crf_rerank import crf_marginals
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -194,14 +222,11 @@ def _train_variant(
     def featurize(data: _Prepared) -> tuple[list[Any], list[list[list[str]]]]:
         matches, features = [], []
         for post, tags, gazetteer in zip(data.posts, data.tags, data.gazetteers, strict=True):
-            knowledge = post.knowledge if use_knowledge else None
-            match = match_knowledge(post.words, knowledge)
-            matches.append(match)
-            features.append(
-                sentence_features(
-                    post.words, tags, knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer, match=match
-                )
+            match, post_feats = post_features(
+                post.words, tags, post.knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer
             )
+            matches.append(match)
+            features.append(post_feats)
         return matches, features
 
     train_matches, train_features = featurize(train)
@@ -247,8 +272,11 @@ def _train_variant(
     train_outputs: list[Any] = [None] * len(train.posts)
     with tempfile.TemporaryDirectory(prefix="gmner-crf-fold-") as tmp:
         for fold in range(folds):
-            fold_tagger = fit([i for i in range(len(train.posts)) if i % folds != fold], Path(tmp) / f"{fold}.crf")
-            for i in range(fold, len(train.posts), folds):
+            held_out = [i for i, group in enumerate(train.groups) if group % folds == fold]
+            fold_tagger = fit(
+                [i for i, group in enumerate(train.groups) if group % folds != fold], Path(tmp) / f"{fold}.crf"
+            )
+            for i in held_out:
                 train_outputs[i] = crf_marginals(fold_tagger, train_features[i])
             log(f"{name}: jack-knife fold {fold + 1}/{folds}")
 
@@ -305,7 +333,7 @@ def _type_words(posts: Sequence[Post]) -> list[str]:
     """The most frequent words of the LLM's entity types in the training knowledge ("person", "team", ...)."""
     from collections import Counter
 
-    from services.ner.backends.crf_features import parse_knowledge
+    from services.ner.backends.knowledge_parsing import parse_knowledge
 
     counts: Counter[str] = Counter()
     for post in posts:
@@ -321,8 +349,7 @@ def _span_data(
     type_words: list[str],
     use_knowledge: bool,
 ) -> tuple[np.ndarray, list[str], list[tuple[int, int, int]]]:
-    from services.ner.backends.crf_features import parse_knowledge
-    from services.ner.backends.crf_rerank import NONE, SpanFeaturizer, candidates
+    from services.ner.backends.crf_rerank import NONE, SpanFeaturizer
 
     featurizer = SpanFeaturizer(type_words)
     rows: list[np.ndarray] = []
@@ -331,24 +358,11 @@ def _span_data(
     for post_index, (post, tags, gazetteer, (path, marginals), match) in enumerate(
         zip(data.posts, data.tags, data.gazetteers, outputs, matches, strict=True)
     ):
-        spans = candidates(path, marginals, match)
+        knowledge = post.knowledge if use_knowledge else None
+        spans, post_rows = featurizer.candidates(post.words, tags, path, marginals, match, gazetteer, knowledge)
         if not spans:
             continue
-        knowledge = post.knowledge if use_knowledge else None
-        entities = parse_knowledge(knowledge)[0]
-        rows.append(
-            featurizer(
-                post.words,
-                tags,
-                path,
-                marginals,
-                match,
-                gazetteer,
-                spans,
-                len(entities),
-                bool(knowledge and knowledge.strip()),
-            )
-        )
+        rows.append(post_rows)
         gold = {(a, b): label for a, b, label in tag_spans(post.tags)}
         labels += [gold.get(span, NONE) for span in spans]
         index += [(post_index, a, b) for a, b in spans]

@@ -22,17 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from services.ner.backends.base import NERBackend, TaggerInput, split_words
-from services.ner.backends.crf_features import (
-    FEATURE_VERSION,
-    Gazetteer,
-    SpacyTags,
-    load_feature_spacy,
-    match_knowledge,
-    parse_knowledge,
-    sentence_features,
-    spacy_tags,
-)
-from services.ner.backends.crf_rerank import SpanFeaturizer, TreeEnsemble, candidates, choose_spans, crf_marginals
+from services.ner.backends.crf_features import FEATURE_VERSION, post_features
+from services.ner.backends.crf_rerank import SpanFeaturizer, TreeEnsemble, choose_spans, crf_marginals
+from services.ner.backends.gazetteer import Gazetteer
+from services.ner.backends.spacy_features import SpacyTags, load_feature_spacy, spacy_tags
 from services.ner.decoding import decode_tags
 from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
@@ -114,28 +107,13 @@ class CRFVariant:
         if not words:
             return []
         knowledge = knowledge if self.use_knowledge else None
-        match = match_knowledge(words, knowledge)
-        features = sentence_features(
-            words, tags, knowledge, use_knowledge=self.use_knowledge, gazetteer=gazetteer, match=match
-        )
+        match, features = post_features(words, tags, knowledge, use_knowledge=self.use_knowledge, gazetteer=gazetteer)
         if self.reranker is None:
             return [(s.start, s.end, s.label) for s in decode_tags(list(self.tagger.tag(features)), "bio")]
         path, marginals = crf_marginals(self.tagger, features)
-        spans = candidates(path, marginals, match)
+        spans, x = self.featurizer.candidates(words, tags, path, marginals, match, gazetteer, knowledge)
         if not spans:
             return []
-        entities, _ = parse_knowledge(knowledge)
-        x = self.featurizer(
-            words,
-            tags,
-            path,
-            marginals,
-            match,
-            gazetteer,
-            spans,
-            len(entities),
-            bool(knowledge and knowledge.strip()),
-        )
         return choose_spans(spans, self.reranker.predict_proba(x), self.reranker.classes, self.threshold)
 
 

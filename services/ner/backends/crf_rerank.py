@@ -22,7 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from services.ner.backends.crf_features import COARSE_TYPES, Gazetteer, KnowledgeMatch, SpacyTags
+from services.ner.backends.gazetteer import Gazetteer
+from services.ner.backends.knowledge_match import KnowledgeMatch
+from services.ner.backends.knowledge_parsing import COARSE_TYPES, parse_knowledge
+from services.ner.backends.spacy_features import SpacyTags
 from services.ner.decoding import decode_tags
 
 TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -76,6 +79,25 @@ class SpanFeaturizer:
     """Turns a candidate span into a fixed-length float vector. `type_words`: the LLM type words used as features."""
 
     type_words: list[str]
+
+    def candidates(
+        self,
+        words: Sequence[str],
+        tags: SpacyTags,
+        path: Sequence[str],
+        marginals: np.ndarray,
+        match: KnowledgeMatch,
+        gazetteer: Gazetteer | None,
+        knowledge: str | None,
+    ) -> tuple[list[Span], np.ndarray]:
+        """The candidate spans of one post and their feature rows, as serving and training compute them."""
+        spans = candidates(path, marginals, match)
+        if not spans:
+            return [], np.zeros((0, 0))
+        entities, _ = parse_knowledge(knowledge)
+        has_knowledge = bool(knowledge and knowledge.strip())
+        rows = self(words, tags, path, marginals, match, gazetteer, spans, len(entities), has_knowledge)
+        return spans, rows
 
     def __call__(
         self,

@@ -13,15 +13,11 @@ from gmner.training.crf_recipe import CRFRecipeConfig, train_crf_ner
 from gmner.training.synthetic import write_synthetic_dataset
 from services.ner.backends import load_backend
 from services.ner.backends.crf import CONFIG_FILE, CRFNERBackend, tweet_words
-from services.ner.backends.crf_features import (
-    Gazetteer,
-    coarse_type,
-    match_knowledge,
-    name_alternatives,
-    parse_knowledge,
-    sentence_features,
-)
+from services.ner.backends.crf_features import sentence_features
 from services.ner.backends.crf_rerank import TreeEnsemble, choose_spans
+from services.ner.backends.gazetteer import Gazetteer
+from services.ner.backends.knowledge_match import match_knowledge, name_alternatives
+from services.ner.backends.knowledge_parsing import coarse_type, parse_knowledge
 from services.ner.settings import NERSettings
 from shared.protocol.common import EntityType
 
