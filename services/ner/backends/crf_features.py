@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from services.ner.backends.gazetteer import Gazetteer
 from services.ner.backends.knowledge_match import KnowledgeMatch, match_knowledge
 from services.ner.backends.spacy_features import SpacyTags
+from services.ner.backends.word_clusters import WordClusters
 
 FEATURE_VERSION = 1
 
@@ -72,10 +73,12 @@ def sentence_features(
     use_knowledge: bool = True,
     gazetteer: Gazetteer | None = None,
     match: KnowledgeMatch | None = None,
+    clusters: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
     """One feature list per word. `tags` is `spacy_tags` for this post; knowledge is ignored when not used.
 
-    `match` is `match_knowledge(words, knowledge)` when the caller has it already.
+    `match` is `match_knowledge(words, knowledge)` when the caller has it already; `clusters` the words'
+    `WordClusters.features` when the model has them.
     """
     n = len(words)
     gazetteer_features = gazetteer.features(words) if gazetteer is not None else [[] for _ in words]
@@ -133,6 +136,8 @@ def sentence_features(
                 if word.islower():
                     feats.append("k_cap_lower")
         feats += gazetteer_features[i]
+        if clusters is not None:
+            feats += clusters[i]
         local.append(feats)
 
     # Neighbours: a window of two words each side, with fewer features further away.
@@ -152,7 +157,7 @@ def sentence_features(
     return out
 
 
-_NEIGHBOUR_PREFIXES = ("pos=", "ent=", "k_span_tag=", "k_part_coarse=", "after_", "k_cap", "g_span=")
+_NEIGHBOUR_PREFIXES = ("pos=", "ent=", "k_span_tag=", "k_part_coarse=", "after_", "k_cap", "g_span=", "c64=")
 
 
 def post_features(
@@ -162,10 +167,13 @@ def post_features(
     *,
     use_knowledge: bool,
     gazetteer: Gazetteer | None,
+    clusters: WordClusters | None = None,
 ) -> tuple[KnowledgeMatch, list[list[str]]]:
     """The knowledge match and the CRF's per-word features of one post, as serving and training compute them."""
     knowledge = knowledge if use_knowledge else None
     match = match_knowledge(words, knowledge)
-    return match, sentence_features(
-        words, tags, knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer, match=match
+    cluster_features = clusters.features(words) if clusters is not None else None
+    features = sentence_features(
+        words, tags, knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer, match=match, clusters=cluster_features
     )
+    return match, features

