@@ -53,6 +53,7 @@ def test_built_binary_is_the_default_with_slots_and_context(tmp_path: Path) -> N
     assert argv[argv.index("--ctx-size") + 1] == "3072"  # every slot gets llm_context
     assert argv[argv.index("--threads") + 1] == "2"
     assert "--cont-batching" in argv
+    assert "--swa-full" in argv  # without it gemma-3's slots re-read the shared few-shot prefix every call
 
 
 def test_configured_binary_wins(tmp_path: Path) -> None:
