@@ -17,6 +17,11 @@ pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 "${pip[@]}" -r requirements/torch.txt
 # A native build can emit instructions this or another machine's CPU lacks (it crashed here).
 CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" -r requirements/llama.txt
+# llama.cpp's own server batches concurrent requests; `gmner serve` uses it (cached per version, built once,
+# ~7 min on 2 cores). GMNER_BUILD_LLAMA_SERVER=0 skips it: gmner serve then falls back to llama-cpp-python's.
+if [[ "${GMNER_BUILD_LLAMA_SERVER:-1}" != "0" ]]; then
+    PYTHON_FOR_BUILD=.venv/bin/python bash scripts/build_llama_server.sh >/dev/null
+fi
 "${pip[@]}" --no-deps -r requirements/no-deps.txt
 "${pip[@]}" -e ".${extras}"
 echo "setup done: $(.venv/bin/python --version), gmner at .venv/bin/gmner"

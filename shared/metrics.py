@@ -17,6 +17,8 @@ STAGE_LATENCY = Histogram(
     "gmner_stage_call_latency_seconds", "Latency of calls to a stage", ["app", "stage"], buckets=LATENCY_BUCKETS
 )
 LLM_CACHE = Counter("gmner_llm_cache_total", "LLM cache lookups", ["app", "result"])  # hit, miss, error
+# Calls answered by another caller's LLM call for the same key: "process" (same process), "redis" (another one).
+LLM_COALESCED = Counter("gmner_llm_coalesced_total", "LLM calls coalesced by single-flight", ["app", "scope"])
 LLM_LATENCY = Histogram("gmner_llm_latency_seconds", "LLM call latency (uncached)", ["app"], buckets=LATENCY_BUCKETS)
 MODEL_LOAD_SECONDS = Gauge("gmner_model_load_seconds", "Time taken to load the app's model", ["app", "backend"])
 EMBEDDING_CACHE = Counter("gmner_sam_embedding_cache_total", "SAM image-embedding cache lookups", ["app", "result"])

@@ -50,3 +50,11 @@ class LLMSettings(BaseSettings):
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
     cache_enabled: bool = True
     cache_prefix: str = "gmner:llm:"
+    # Concurrent calls with the same cache key wait for one LLM call: in this process (a shared task) and across
+    # processes and replicas (a Redis lock on the key). False: every cache miss calls the LLM.
+    single_flight: bool = True
+    # How long the Redis lock lives, so a holder that died frees it; waiters give up waiting after as long and
+    # call the LLM themselves. About one slow LLM call.
+    single_flight_lock_s: float = Field(default=30.0, gt=0)
+    # How often a waiter in another process looks for the holder's answer in Redis.
+    single_flight_poll_s: float = Field(default=0.05, gt=0)

@@ -153,6 +153,37 @@ def warm_hot_posts(host: str, passes: int = 3) -> None:
     print(f"{cached}/{len(HOT_POSTS)} repeated posts cached in {time.monotonic() - started:.0f}s", flush=True)
 
 
+def stage_totals(host: str) -> dict[str, tuple[float, float]]:
+    """The gateway's cumulative (seconds, calls) per stage, from gmner_stage_call_latency_seconds on /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, list[float]] = {}
+    try:
+        text = httpx.get(f"{host}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("gmner_stage_call_latency_seconds") and "stage" in sample.labels:
+                slot = totals.setdefault(sample.labels["stage"], [0.0, 0.0])
+                if sample.name.endswith("_sum"):
+                    slot[0] += sample.value
+                elif sample.name.endswith("_count"):
+                    slot[1] += sample.value
+    return {stage: (seconds, calls) for stage, (seconds, calls) in totals.items()}
+
+
+def stage_means(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    """Mean latency of each stage call made during one step (a post makes one call per stage it reaches)."""
+    parts = []
+    for stage in sorted(after):
+        seconds = after[stage][0] - before.get(stage, (0.0, 0.0))[0]
+        calls = after[stage][1] - before.get(stage, (0.0, 0.0))[1]
+        if calls:
+            parts.append(f"{stage} {1000 * seconds / calls:.0f}ms x{calls:.0f}")
+    return ", ".join(parts)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -204,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             warm_hot_posts(host)
         steps = []
         for users in user_counts:
+            totals_before = stage_totals(host)
             step = run_step(host, users, args.duration, out_dir)
             steps.append(step)
+            per_stage = stage_means(totals_before, stage_totals(host))
             print(
                 f"users={step.users:<3} requests={step.requests:<5} rps={step.rps:6.2f} p50={step.p50_ms:7.0f}ms "
                 f"p95={step.p95_ms:7.0f}ms p99={step.p99_ms:7.0f}ms failures={step.failures}",
@@ -213,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, (count, failures, p95) in sorted(step.by_name.items()):
                 print(f"    {name:<24} requests={count:<5} failures={failures:<4} p95={p95:7.0f}ms")
+            if per_stage:
+                print(f"    mean stage call (gateway /metrics): {per_stage}", flush=True)
     finally:
         if stack is not None:
             stack.stop()

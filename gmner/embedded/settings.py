@@ -34,7 +34,16 @@ class EmbeddedSettings(BaseSettings):
     # its file name and the completions API).
     llm_model_alias: str | None = None
     llm_api: LLMApi | None = None
+    # Context per request slot (llama-server's --ctx-size is this times llm_parallel).
     llm_context: int = Field(default=2048, ge=256)
+    # "auto": llama.cpp's llama-server (built by scripts/build_llama_server.sh) when found, else
+    # llama-cpp-python's server, which answers one request at a time; "llama-server" fails when it is missing.
+    llm_server: Literal["auto", "llama-server", "llama-cpp-python"] = "auto"
+    # The llama-server binary; null looks in cache_dir/llama-server/<llama-cpp-python version>/bin, then PATH.
+    llm_server_binary: Path | None = None
+    # llama-server's slots, decoded together in one batch. 4 on 2 cores: the gateway sends one expansion per
+    # entity at once and a post has 1-4 entities; beyond 4 the aggregate tokens/s hardly grows (see README).
+    llm_parallel: int = Field(default=4, ge=1)
     # Half the cores by default: llama.cpp's threads spin-wait on each other, so giving it every core of a
     # machine that also runs the stages made one knowledge call 6x slower (13.6 s vs 2.1 s, 2 cores).
     llm_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)

@@ -16,6 +16,7 @@ from typing import IO
 import httpx
 
 from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
+from gmner.embedded.llm_server import LLMServerError, llm_server_command
 from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
 
 logger = logging.getLogger(__name__)
@@ -90,29 +91,11 @@ class EmbeddedStack:
         self._ensure_redis()
         try:
             model_path = Path(s.llm_model_path) if s.llm_model_path else bundled_llm(s.llm).path(s.cache_dir)
-        except ModelAssemblyError as exc:
+            llm = llm_server_command(s, model_path)
+        except (ModelAssemblyError, LLMServerError) as exc:
             raise StackError(str(exc)) from exc
-        self._spawn(
-            "llm",
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model_path),
-                "--model_alias",
-                s.served_llm_alias,
-                "--host",
-                s.host,
-                "--port",
-                str(s.llm_port),
-                "--n_ctx",
-                str(s.llm_context),
-                "--n_threads",
-                str(s.llm_threads),
-            ],
-            f"{self.llm_url}/models",
-        )
+        logger.info("LLM server: %s", llm.kind)
+        self._spawn("llm", llm.argv, f"{self.llm_url}/models")
         for stage in s.stages:
             self._spawn_app(stage, s.stage_port(stage))
         self._spawn_app("gateway", s.gateway_port)

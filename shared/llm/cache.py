@@ -26,6 +26,13 @@ def cache_key(prefix: str, model: str, api: str, prompt: Any, params: dict[str, 
     return prefix + hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+def _lock_key(key: str) -> str:
+    return key + ":lock"
+
+
 class LLMCache:
     """Get/set text values with a TTL; counts hits, misses and errors (also as Prometheus metrics)."""
 
@@ -63,6 +70,44 @@ class LLMCache:
             await self._redis.set(key, value, ex=self.ttl_s)
         except (RedisError, OSError) as exc:
             self._error("set", exc)
+
+    async def acquire_lock(self, key: str, token: str, ttl_s: float) -> bool | None:
+        """Take the single-flight lock of `key`: True if taken, False if someone holds it, None if Redis failed."""
+        if not self.enabled:
+            return None
+        try:
+            return bool(await self._redis.set(_lock_key(key), token, nx=True, px=max(1, int(ttl_s * 1000))))
+        except (RedisError, OSError) as exc:
+            self._error("lock", exc)
+            return None
+
+    async def lock_held(self, key: str) -> bool | None:
+        if not self.enabled:
+            return None
+        try:
+            return bool(await self._redis.exists(_lock_key(key)))
+        except (RedisError, OSError) as exc:
+            self._error("lock", exc)
+            return None
+
+    async def release_lock(self, key: str, token: str) -> None:
+        """Drop the lock only if it is still ours: after its TTL another caller may hold it."""
+        if not self.enabled:
+            return
+        try:
+            await self._redis.eval(_RELEASE, 1, _lock_key(key), token)
+        except (RedisError, OSError) as exc:
+            self._error("unlock", exc)
+
+    async def peek(self, key: str) -> str | None:
+        """Like get, without counting a hit or a miss (a waiter polling for the holder's answer)."""
+        if not self.enabled:
+            return None
+        try:
+            return await self._redis.get(key)
+        except (RedisError, OSError) as exc:
+            self._error("get", exc)
+            return None
 
     async def ping(self) -> bool:
         try:

@@ -134,7 +134,7 @@ async def test_client_answers_uncached_when_redis_is_down() -> None:
         assert await client.complete("x") == "answer to 2"  # no cache: asked again
     finally:
         await client.aclose()
-    assert client.cache.errors == 4
+    assert client.cache.errors == 6  # per call: the lookup, the single-flight lock and the store
 
 
 async def test_client_raises_llm_error_when_server_fails() -> None:
