@@ -1,0 +1,52 @@
+"""VE from the same evidence as the VG `detector` backend (the bundled COCO-80 detector).
+
+The score of an expression is the confidence of the best detection of a class it matches (PER: person;
+see `shared.vision.detector.matching_classes`), so scores of all types are the same quantity: CenterNet's
+confidence, on one scale. `groundable = score >= threshold` (default 0.3, chosen on benchmarks/photos).
+When no detected class matches, the per-type prior is the score (the fallback; all priors are under the
+threshold, so such an entity is not groundable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.ve.backends.base import VEBackend
+from shared.images import DecodedImage
+from shared.protocol.common import EntityType
+from shared.protocol.visual import VisualExpression
+from shared.vision.detector import DetectorConfig, DetectorWorker, detections_for
+
+
+class DetectorVEBackend(VEBackend):
+    name = "detector"
+    default_threshold = 0.3
+
+    def __init__(
+        self,
+        config: DetectorConfig | None = None,
+        priors: dict[EntityType, float] | None = None,
+        *,
+        threshold: float | None = None,
+        worker: DetectorWorker | None = None,
+    ) -> None:
+        super().__init__(threshold)
+        self.worker = worker or DetectorWorker(config)
+        self.priors = dict(priors or {})
+
+    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
+        return self.worker.detect(image), expressions
+
+    def _forward(self, inputs: Any) -> list[float]:
+        detections, expressions = inputs
+        scores = []
+        for expression in expressions:
+            matched = detections_for(expression, detections)
+            scores.append(matched[0].score if matched else min(self.priors.get(expression.type, 0.0), 0.29))
+        return scores
+
+    async def ready(self) -> str:
+        return "ok" if self.worker.ensure_running() else "detector worker down"
+
+    async def aclose(self) -> None:
+        self.worker.close()
