@@ -11,6 +11,7 @@ from shared.protocol.common import EntityType
 from shared.settings import AppSettings, ImageLimits
 from shared.vision.detector import DetectorConfig
 from shared.vision.faces import FaceDetectorConfig
+from shared.vision.ocr import OCRConfig
 from shared.vision.vlm import VLMConfig
 
 
@@ -52,3 +53,5 @@ class VESettings(AppSettings):
     )
     # detector: the Node worker running the COCO-80 CenterNet (non-PER fallback priors: `faces_priors`).
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
+    ocr: OCRConfig = Field(default_factory=OCRConfig)

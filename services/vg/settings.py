@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from shared.settings import AppSettings, ImageLimits
 from shared.vision.detector import DetectorConfig
 from shared.vision.faces import FaceDetectorConfig, PersonBoxRule
+from shared.vision.ocr import OCRConfig
 from shared.vision.vlm import VLMConfig
 
 
@@ -57,3 +58,5 @@ class VGSettings(AppSettings):
 
     # detector: the Node worker running the COCO-80 CenterNet.
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
+    ocr: OCRConfig = Field(default_factory=OCRConfig)

@@ -295,3 +295,10 @@ def detections_for(expression: VisualExpression, detections: list[Detection]) ->
     """Detections of a class the expression matches, best score first."""
     classes = matching_classes(expression)
     return sorted((d for d in detections if d.label in classes), key=lambda d: -d.score)
+
+
+def containing(box: Box, detections: list[Detection]) -> Detection | None:
+    """The smallest detection whose box contains the centre of `box` (a logo on a shirt -> the person)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    inside = [d for d in detections if d.box[0] <= cx <= d.box[2] and d.box[1] <= cy <= d.box[3]]
+    return min(inside, key=lambda d: box_area(d.box)) if inside else None

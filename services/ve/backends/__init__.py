@@ -10,7 +10,7 @@ def load_backend(settings: VESettings) -> VEBackend:
     if settings.backend == "detector":
         from services.ve.backends.detector import DetectorVEBackend
 
-        return DetectorVEBackend(settings.detector, settings.faces_priors, threshold=settings.threshold)
+        return DetectorVEBackend(settings.detector, settings.faces_priors, settings.ocr, threshold=settings.threshold)
     if settings.backend == "faces":
         from services.ve.backends.faces import FacesVEBackend
 

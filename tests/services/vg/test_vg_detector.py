@@ -127,3 +127,28 @@ def test_dead_worker_gives_503_then_is_restarted(vg: TestClient, worker: Detecto
 def test_missing_npm_packages_fail_at_start_up(tmp_path) -> None:
     with pytest.raises(DetectorMissing, match=r"setup_detector\.sh"):
         DetectorWorker(DetectorConfig(node_modules=str(tmp_path)))
+
+
+def with_banner(image: Image.Image, text: str) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """The photo with `text` printed on a white banner under it, and the banner's box (the gold region)."""
+    from PIL import ImageDraw, ImageFont
+
+    canvas = Image.new("RGB", (image.width, image.height + 90), "white")
+    canvas.paste(image, (0, 0))
+    ImageDraw.Draw(canvas).text((40, image.height + 15), text, fill="black", font=ImageFont.load_default(size=56))
+    return canvas, (30.0, image.height + 10.0, image.width - 10.0, image.height + 85.0)
+
+
+def test_org_printed_in_the_image_is_grounded_by_ocr(ve: TestClient, vg: TestClient) -> None:
+    image, banner = with_banner(skimage_coffee(), "ROLEX GENEVE")
+    expressions = [expr("#Rolex", "ORG", "a Swiss watchmaker"), expr("Seattle", "LOC", "a city")]
+    entail = post(ve, "/v1/entail", image, expressions)
+    ground = post(vg, "/v1/ground", image, expressions)
+    assert [e["groundable"] for e in entail] == [True, False]
+    box = ground[0]["box"]
+    assert box is not None and box[1] >= banner[1] - 5  # the text region, not the cup
+    assert ground[1]["box"] is None
+
+
+def skimage_coffee() -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(data.coffee()))
