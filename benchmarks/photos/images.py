@@ -45,8 +45,22 @@ def side_by_side(*images: Image.Image) -> Image.Image:
     return canvas
 
 
+def banner(text: str, image: Image.Image) -> Image.Image:
+    """`image` with `text` printed in black on a 90 px white strip under it (a caption, a sign, a poster)."""
+    from PIL import ImageDraw, ImageFont
+
+    canvas = Image.new("RGB", (image.width, image.height + 90), "white")
+    canvas.paste(image, (0, 0))
+    ImageDraw.Draw(canvas).text((40, image.height + 15), text, fill="black", font=ImageFont.load_default(size=56))
+    return canvas
+
+
 def build(spec: str) -> Image.Image:
-    """`skimage:astronaut`, `sklearn:china.jpg`, `flip:<spec>`, `half:<spec>`, `a+b` (side by side)."""
+    """`skimage:astronaut`, `sklearn:china.jpg`, `flip:<spec>`, `half:<spec>`, `banner:TEXT|<spec>`, `a+b`
+    (side by side)."""
+    if spec.startswith("banner:"):
+        text, _, rest = spec[len("banner:") :].partition("|")
+        return banner(text, build(rest))
     if "+" in spec:
         return side_by_side(*(build(part) for part in spec.split("+")))
     source, _, name = spec.partition(":")

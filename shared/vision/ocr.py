@@ -88,6 +88,7 @@ class TextReader:
             line = normalize(hit.text)
             if target in line:
                 ratio = 1.0
+                hit = _narrow(hit, line.index(target), len(target), len(line))
             else:
                 n = len(target)
                 windows = [line[i : i + n] for i in range(max(1, len(line) - n + 1))]
@@ -95,6 +96,14 @@ class TextReader:
             if ratio >= self.config.min_ratio and (best is None or ratio * hit.score > best[1]):
                 best = (hit, ratio * hit.score)
         return best
+
+
+def _narrow(hit: TextHit, start: int, length: int, total: int) -> TextHit:
+    """The part of a horizontal text line where the name is, by its share of the line's letters (a word of a
+    sign, not the whole sign)."""
+    x1, y1, x2, y2 = hit.box
+    width = x2 - x1
+    return TextHit(hit.text, hit.score, (x1 + width * start / total, y1, x1 + width * (start + length) / total, y2))
 
 
 def needs_ocr(mode: OCRMode, expressions: list[Any], detections: list[Any]) -> bool:

@@ -3,7 +3,7 @@
 The score of an expression is the confidence of the best detection of a class it matches (PER: person;
 see `shared.vision.detector.matching_classes`), so scores of all types are the same quantity: CenterNet's
 confidence, on one scale. `groundable = score >= threshold`: default 0.2, the best of 0.2 / 0.3 / 0.4 on
-benchmarks/photos (GMNER F1 89.1 / 85.5 / 78.2) and the worker's own floor, i.e. any matching detection
+benchmarks/photos (first 26 posts, GMNER F1 89.1 / 85.5 / 78.2) and the worker's own floor, i.e. any matching detection
 counts. When no detected class
 matches, the per-type prior is the score, capped just under the threshold: the fallback never makes an
 entity groundable by itself. OCR: an entity whose name is written in the image scores the OCR confidence x
