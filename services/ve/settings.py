@@ -9,7 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.protocol.common import EntityType
 from shared.settings import AppSettings, ImageLimits
+from shared.vision.detector import DetectorConfig
 from shared.vision.faces import FaceDetectorConfig
+from shared.vision.ocr import OCRConfig
 from shared.vision.vlm import VLMConfig
 
 
@@ -17,9 +19,10 @@ class VESettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_VE_", extra="ignore", env_file=None, env_nested_delimiter="__")
 
     port: int = 8003
-    # `faces` (embedded default: bundled person detector + type priors), `clip` (a CLIP/SigLIP model,
+    # `detector` (embedded default: the bundled COCO-80 detector + type priors as fallback), `faces`
+    # (bundled face detector + type priors), `clip` (a CLIP/SigLIP model,
     # production), `vlm` (an OpenAI-compatible vision-language model asked yes/no, production).
-    backend: Literal["faces", "clip", "vlm"] = "faces"
+    backend: Literal["detector", "faces", "clip", "vlm"] = "detector"
     # `groundable = score >= threshold`; null takes the backend's default (see the README's calibration notes).
     threshold: float | None = None
     device: str = "cpu"
@@ -48,3 +51,7 @@ class VESettings(AppSettings):
     faces_priors: dict[EntityType, float] = Field(
         default_factory=lambda: {EntityType.LOC: 0.09, EntityType.ORG: 0.27, EntityType.MISC: 0.26}
     )
+    # detector: the Node worker running the COCO-80 CenterNet (non-PER fallback priors: `faces_priors`).
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
+    ocr: OCRConfig = Field(default_factory=OCRConfig)

@@ -8,7 +8,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import AppSettings, ImageLimits
+from shared.vision.detector import DetectorConfig
 from shared.vision.faces import FaceDetectorConfig, PersonBoxRule
+from shared.vision.ocr import OCRConfig
 from shared.vision.vlm import VLMConfig
 
 
@@ -16,9 +18,10 @@ class VGSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_VG_", extra="ignore", env_file=None, env_nested_delimiter="__")
 
     port: int = 8004
-    # `faces` (embedded default: bundled person detector, PER only), `owlv2` / `grounding-dino` (open-vocabulary
+    # `detector` (embedded default: the bundled COCO-80 detector, see shared/vision/detector.py), `faces`
+    # (bundled face detector, PER only), `owlv2` / `grounding-dino` (open-vocabulary
     # detectors via transformers, production), `vlm` (an OpenAI-compatible vision-language model, production).
-    backend: Literal["faces", "owlv2", "grounding-dino", "vlm"] = "faces"
+    backend: Literal["detector", "faces", "owlv2", "grounding-dino", "vlm"] = "detector"
     device: str = "cpu"
     # 0 leaves torch's default; a small number keeps one app from taking every core of a shared machine.
     torch_threads: int = Field(default=0, ge=0)
@@ -52,3 +55,8 @@ class VGSettings(AppSettings):
     faces_extra_per: Literal["largest", "none"] = "largest"
     # Non-PER entities: null ("none") or the whole image ("image", score 0).
     faces_non_per: Literal["none", "image"] = "none"
+
+    # detector: the Node worker running the COCO-80 CenterNet.
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
+    ocr: OCRConfig = Field(default_factory=OCRConfig)

@@ -157,8 +157,12 @@ def test_cpu_file_reserves_no_gpu_and_runs_the_embedded_backends() -> None:
     }
     for name, settings in expected.items():
         assert service_environment(services[name]).items() >= settings.items(), name
-    # The embedded defaults are the settings' own defaults, so the CPU file and `gmner serve` agree.
+    # The embedded defaults are the settings' own defaults, so the CPU file and `gmner serve` agree; except VE/VG,
+    # whose default `detector` needs Node and the npm packages, which the Docker images do not carry yet.
     for name, settings in expected.items():
+        if name in ("ve", "vg"):
+            assert APP_SETTINGS[name].model_fields["backend"].default == "detector"
+            continue
         fields = APP_SETTINGS[name].model_fields
         assert fields["backend"].default == next(v for k, v in settings.items() if k.endswith("_BACKEND"))
 

@@ -7,6 +7,10 @@ from services.ve.settings import VESettings
 
 
 def load_backend(settings: VESettings) -> VEBackend:
+    if settings.backend == "detector":
+        from services.ve.backends.detector import DetectorVEBackend
+
+        return DetectorVEBackend(settings.detector, settings.faces_priors, settings.ocr, threshold=settings.threshold)
     if settings.backend == "faces":
         from services.ve.backends.faces import FacesVEBackend
 

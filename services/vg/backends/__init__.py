@@ -7,6 +7,10 @@ from services.vg.settings import VGSettings
 
 
 def load_backend(settings: VGSettings) -> VGBackend:
+    if settings.backend == "detector":
+        from services.vg.backends.detector import DetectorVGBackend
+
+        return DetectorVGBackend(settings.detector, settings.ocr, min_score=settings.min_score)
     if settings.backend == "faces":
         from services.vg.backends.faces import FacesVGBackend
 

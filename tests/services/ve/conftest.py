@@ -13,5 +13,5 @@ from services.ve.settings import VESettings
 
 @pytest.fixture(scope="module")
 def faces_client() -> Iterator[TestClient]:
-    with TestClient(create_app(VESettings(log_json=False, torch_threads=1))) as client:
+    with TestClient(create_app(VESettings(backend="faces", log_json=False, torch_threads=1))) as client:
         yield client

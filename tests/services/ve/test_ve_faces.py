@@ -76,7 +76,7 @@ def test_priors_and_threshold_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("GMNER_VE_FACES_PRIORS", '{"LOC": 0.7}')
     monkeypatch.setenv("GMNER_VE_THRESHOLD", "0.6")
     monkeypatch.setenv("GMNER_VE_FACES__MIN_FACE_SIZE", "40")
-    settings = VESettings(log_json=False)
+    settings = VESettings(backend="faces", log_json=False)
     assert settings.faces.min_face_size == 40
     with TestClient(create_app(settings)) as client:
         results = entail(client, astronaut_b64, [expr("Houston", "LOC", "a city"), expr("NASA", "ORG", "an agency")])

@@ -13,5 +13,5 @@ from services.vg.settings import VGSettings
 
 @pytest.fixture(scope="module")
 def faces_client() -> Iterator[TestClient]:
-    with TestClient(create_app(VGSettings(log_json=False, torch_threads=1))) as client:
+    with TestClient(create_app(VGSettings(backend="faces", log_json=False, torch_threads=1))) as client:
         yield client

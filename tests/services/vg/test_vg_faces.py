@@ -61,10 +61,12 @@ def test_two_faces_go_to_two_people_largest_first(faces_client: TestClient) -> N
 
 def test_more_people_named_than_found(astronaut_b64: str) -> None:
     expressions = [expr("Eileen Collins"), expr("Someone Else")]
-    with TestClient(create_app(VGSettings(log_json=False))) as client:
+    with TestClient(create_app(VGSettings(backend="faces", log_json=False))) as client:
         largest = ground(client, astronaut_b64, expressions)
     assert largest[1] == largest[0]
-    with TestClient(create_app(VGSettings(log_json=False, faces_extra_per="none", faces_non_per="image"))) as client:
+    with TestClient(
+        create_app(VGSettings(backend="faces", log_json=False, faces_extra_per="none", faces_non_per="image"))
+    ) as client:
         results = ground(client, astronaut_b64, [*expressions, expr("Houston", "LOC", "a city")])
     assert results[0] == largest[0]
     assert results[1] == {"box": None, "score": 0.0}
