@@ -5,7 +5,13 @@ Runs each backend's VE and VG apps in this process (FastAPI TestClient, the same
 expressions: NER and expansion are the oracle here, so MNER is 100 by construction and GMNER / EEG
 measure the visual stages alone. Scored with `gmner eval`'s rules (gmner.eval.metrics.evaluate).
 
+With `--gateway`, each backend instead gets the whole embedded stack (LLM server, NER, expansion, VE, VG;
+`tasks=gmner`) started on free ports, and every post goes through the gateway as a user sends it: the
+tagger finds the entities and the bundled LLM writes the expressions the visual stages read, so MNER, GMNER and
+EEG measure the service end to end. Per-stage latency is the gateway's own `timings_ms`.
+
     python benchmarks/bench_photos.py [--backends faces,detector]
+    python benchmarks/bench_photos.py --gateway [--backends faces,detector]
 """
 
 from __future__ import annotations
@@ -90,9 +96,53 @@ def run_backend(backend: str, posts: list[dict], images: dict[str, str]) -> tupl
     return lines, latency
 
 
+def run_gateway(backend: str, posts: list[dict], images: dict[str, str]) -> tuple[list[dict], dict[str, list[float]]]:
+    import socket
+    import uuid
+
+    import httpx
+
+    from gmner.embedded.settings import EmbeddedSettings
+    from gmner.embedded.stack import EmbeddedStack
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    ports = {f"{name}_port": free_port() for name in ("gateway", "ner", "expansion", "ve", "vg", "llm")}
+    settings = EmbeddedSettings(
+        stages=["ner", "expansion", "ve", "vg"], log_dir=Path(tempfile.mkdtemp()), ready_timeout_s=600, **ports
+    )
+    env = {
+        "GMNER_VE_BACKEND": backend,
+        "GMNER_VG_BACKEND": backend,
+        "GMNER_LLM_CACHE_PREFIX": f"gmner:bench-photos:{uuid.uuid4().hex}:",
+        "GMNER_GATEWAY_DEADLINE_S": "600",
+        "GMNER_GATEWAY_EXPANSION_TIMEOUT_S": "300",
+        "GMNER_LLM_TIMEOUT_S": "240",
+    }
+    latency: dict[str, list[float]] = {"ve": [], "vg": [], "total": []}
+    lines = []
+    with EmbeddedStack(settings, extra_env=env) as stack, httpx.Client(timeout=900) as client:
+        for post in posts:
+            body = {"text": post["text"], "image_b64": images[post["image"]], "tasks": "gmner"}
+            t0 = time.perf_counter()
+            answer = client.post(f"{stack.gateway_url}/v1/gmner", json=body).raise_for_status().json()
+            latency["total"].append((time.perf_counter() - t0) * 1000)
+            for stage in ("ve", "vg"):
+                if stage in answer["timings_ms"]:
+                    latency[stage].append(answer["timings_ms"][stage])
+            if answer["degraded"]:
+                print(f"  {post['id']}: degraded {answer['degraded']}", file=sys.stderr)
+            lines.append({"id": post["id"], "text": post["text"], "entities": answer["entities"]})
+    return lines, latency
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", default="faces,detector")
+    parser.add_argument("--gateway", action="store_true", help="through the gateway of a full embedded stack")
     args = parser.parse_args()
     posts = load_posts()
     images = {}
@@ -107,7 +157,7 @@ def main() -> None:
     print("| backend | MNER F1 | GMNER P | GMNER R | GMNER F1 | EEG F1 | VE median ms | VG median ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for backend in args.backends.split(","):
-        lines, latency = run_backend(backend, posts, images)
+        lines, latency = (run_gateway if args.gateway else run_backend)(backend, posts, images)
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
             f.write("\n".join(json.dumps(line) for line in lines) + "\n")
         result = evaluate(gold, read_predictions(f.name)).to_dict()["metrics"]
@@ -117,6 +167,7 @@ def main() -> None:
             f"| {100 * g['f1']:.1f} "
             f"| {100 * result['EEG']['f1']:.1f} | {statistics.median(latency['ve']):.0f} "
             f"| {statistics.median(latency['vg']) if latency['vg'] else 0:.0f} |"
+            + (f" total median {statistics.median(latency['total']):.0f} ms" if latency.get("total") else "")
         )
 
 
