@@ -65,9 +65,9 @@ class LLMClient:
         await self.cache.set(key, text)
         return text
 
-    async def ready(self) -> bool:
+    async def ready(self, timeout_s: float = 2.0) -> bool:
         try:
-            response = await self._client.get("models", timeout=2.0)
+            response = await self._client.get("models", timeout=timeout_s)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
