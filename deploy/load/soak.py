@@ -77,7 +77,8 @@ def fault_loop(stack: EmbeddedStack, every_s: float, stop: threading.Event, faul
         faults.append(fault)
         print(f"[{fault['at_s']:7.1f}s] killed {victim} (pid {pid})", flush=True)
         while not stop.is_set() and time.monotonic() - killed_at < every_s - 1:
-            if answers_again(stack, victim):
+            # A new pid first: right after the kill the old process may not be reaped yet (its port still open).
+            if proc.process.pid != pid and answers_again(stack, victim):
                 fault["back_after_s"] = round(time.monotonic() - killed_at, 1)
                 print(f"           {victim} answers again after {fault['back_after_s']}s", flush=True)
                 break
