@@ -332,3 +332,16 @@ def test_empty_form_text_is_422() -> None:
     with TestClient(create_gateway(GatewaySettings(ner_url=closed_port_url()))) as client:
         response = client.post("/v1/gmner", data={"text": ""})
     assert response.status_code == 422
+
+
+def test_keys_command_makes_a_key_the_gateway_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gmner.cli import main
+
+    path = tmp_path / "keys.txt"
+    assert main(["keys", "new", "carol", "--file", str(path)]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key not in path.read_text()
+    assert main(["keys", "new", "carol", "--file", str(path)]) == 1
+    keys = APIKeys(path, per_key_max_inflight=1, protect_metrics=True, protect_ready=True)
+    assert keys.identify("/v1/gmner", {"x-api-key": key}) == "carol"
+    assert keys.identify("/health", {}) is None
