@@ -284,6 +284,9 @@ class EmbeddedStack:
             "--port",
             str(port),
             "--no-access-log",
+            # h11 with a header read timeout (GMNER_HEADER_TIMEOUT_S): uvicorn alone waits forever for headers.
+            "--http",
+            "shared.server:TimedH11Protocol",
         ]
         self._spawn(name, command, f"http://{self.settings.host}:{port}/ready")
 

@@ -92,12 +92,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "GMNER_GATEWAY_BODY_TIMEOUT_S": "2",
         "GMNER_GATEWAY_MIN_UPLOAD_BYTES_PER_S": "1000",
         "GMNER_GATEWAY_MAX_BODY_BYTES": str(MAX_BODY),
+        "GMNER_HEADER_TIMEOUT_S": "2",
     }
     commands = {
         "llm": [sys.executable, "-c", FAKE_LLM, str(llm_port)],
         "ner": [sys.executable, "-m", "uvicorn", "services.ner.app:create_app", "--factory", "--port", str(ner_port)],
         "gateway": [
             sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory", "--port", str(gateway_port),
+            "--http", "shared.server:TimedH11Protocol",
         ],
     }  # fmt: skip
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -225,3 +227,11 @@ def test_chunked_multipart_over_the_limit_is_413_while_streaming(deployment: Dep
     assert sent < 64 * 1024 * 1024  # refused mid-stream, not after reading everything
     grown_kib = _peak_rss_kib(deployment.gateway_pid) - before
     assert grown_kib < 2 * MAX_BODY // 1024, f"peak RSS grew by {grown_kib} KiB"
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(deployment: Deployment) -> None:
+    port = int(deployment.gateway.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /v1/gmner HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        assert sock.recv(1024) == b""  # closed by the server (a socket timeout would raise instead)
+    assert httpx.get(f"{deployment.gateway}/health", timeout=10).status_code == 200
