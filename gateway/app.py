@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,10 +42,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         serving: GatewayServing | None = getattr(app.state, "serving", None)
         if serving is None:
             return {"gateway": "starting"}
+        stage_checks: dict[str, CachedCheck] = app.state.stage_checks
+        # Together: a first /ready waits for at most one probe's `first_wait_s`, not one per stage.
+        results = await asyncio.gather(*(check.result() for check in stage_checks.values()))
         checks = {}
-        for stage, check in app.state.stage_checks.items():
+        for stage, ok in zip(stage_checks, results, strict=True):
             hard = stage == "ner"  # without NER nothing can be answered; others degrade
-            if await check.result():
+            if ok:
                 checks[stage] = "ok"
             else:
                 checks[stage] = "not ready" if hard else "degraded: not ready"

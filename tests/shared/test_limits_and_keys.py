@@ -345,3 +345,35 @@ def test_keys_command_makes_a_key_the_gateway_accepts(tmp_path: Path, capsys: py
     keys = APIKeys(path, per_key_max_inflight=1, protect_metrics=True, protect_ready=True)
     assert keys.identify("/v1/gmner", {"x-api-key": key}) == "carol"
     assert keys.identify("/health", {}) is None
+
+
+async def test_cached_check_answers_from_cache_while_the_probe_hangs() -> None:
+    from shared.probes import CachedCheck
+
+    gate = asyncio.Event()
+    calls = 0
+
+    async def probe() -> bool:
+        nonlocal calls
+        await gate.wait()
+        calls += 1
+        return True
+
+    check = CachedCheck(probe, interval_s=0.0, first_wait_s=0.01, failures_to_fail=3)
+    # Nothing known and the probe hangs: "not ready yet", answered without waiting for the probe.
+    assert await asyncio.wait_for(check.result(), 5) is False
+    gate.set()
+    while calls < 1:
+        await asyncio.sleep(0.01)
+    assert await check.result() is True
+    # Two failed outcomes in a row are not enough to flip it; the third is.
+    slow = CachedCheck(probe, interval_s=3600, failures_to_fail=3)
+    slow.record(True)
+    slow.record(False)
+    slow.record(False)
+    assert await slow.result() is True
+    slow.record(False)
+    assert await slow.result() is False
+    slow.record(True)
+    assert await slow.result() is True
+    await check.aclose()
