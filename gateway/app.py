@@ -15,6 +15,9 @@ from gateway.router import router
 from gateway.serving import GatewayServing
 from gateway.settings import GatewaySettings
 from shared.app import create_app as create_base_app
+from shared.auth import APIKeys
+from shared.http import StageClient
+from shared.probes import CachedCheck
 from shared.settings import ImageLimits
 
 APP_NAME = "gateway"
@@ -27,31 +30,45 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clients = StageClients.from_settings(settings)
         app.state.serving = GatewayServing(settings, clients, ImageLimits())
+        app.state.stage_checks = {c.stage: _stage_check(c, settings) for c in clients.all()}
         try:
             yield
         finally:
+            for check in app.state.stage_checks.values():
+                await check.aclose()
             await clients.aclose()
 
     async def readiness(app: FastAPI) -> dict[str, str]:
         serving: GatewayServing | None = getattr(app.state, "serving", None)
         if serving is None:
             return {"gateway": "starting"}
-        clients = serving.clients.all()
-        results = await asyncio.gather(*(c.get_ok("/ready") for c in clients))
+        stage_checks: dict[str, CachedCheck] = app.state.stage_checks
+        # Together: a first /ready waits for at most one probe's `first_wait_s`, not one per stage.
+        results = await asyncio.gather(*(check.result() for check in stage_checks.values()))
         checks = {}
-        for client, ok in zip(clients, results, strict=True):
-            hard = client.stage == "ner"  # without NER nothing can be answered; others degrade
+        for stage, ok in zip(stage_checks, results, strict=True):
+            hard = stage == "ner"  # without NER nothing can be answered; others degrade
             if ok:
-                checks[client.stage] = "ok"
+                checks[stage] = "ok"
             else:
-                checks[client.stage] = "not ready" if hard else "degraded: not ready"
+                checks[stage] = "not ready" if hard else "degraded: not ready"
         return checks
+
+    auth = None
+    if settings.api_keys_file is not None:
+        auth = APIKeys(
+            settings.api_keys_file,
+            per_key_max_inflight=settings.api_key_max_inflight,
+            protect_metrics=settings.api_keys_protect_metrics,
+            protect_ready=settings.api_keys_protect_ready,
+        )
 
     app = create_base_app(
         name=APP_NAME,
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
+        auth=auth,
         description=(
             "Grounded multimodal named entity recognition: every named entity of a post with its type, "
             "referring expression, whether it is visible in the image, its box and its mask."
@@ -62,3 +79,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _stage_check(client: StageClient, settings: GatewaySettings) -> CachedCheck:
+    # Background and cached: the gateway's /ready answers at once, whatever a stage's /ready costs.
+    return CachedCheck(
+        lambda: client.get_ok("/ready", timeout_s=settings.ready_probe_timeout_s),
+        interval_s=settings.ready_probe_interval_s,
+        first_wait_s=min(1.0, settings.ready_probe_timeout_s),
+        failures_to_fail=settings.ready_failures,
+    )

@@ -73,6 +73,8 @@ async def _from_form(request: Request) -> Post:
     text = form.get("text")
     if not isinstance(text, str):
         raise APIError(422, "invalid_request", "text: a form field `text` is required.")
+    if not text:
+        raise APIError(422, "invalid_request", "text: String should have at least 1 character.")
     image_field = form.get("image")
     image: bytes | None = None
     if isinstance(image_field, UploadFile):

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response
 
 from gateway.inputs import read_post
 from gateway.overlay import render_overlay, to_png
-from gateway.router import GMNER_REQUEST_BODY, ServingDep
+from gateway.router import OVERLAY_REQUEST_BODY, ServingDep
 from gateway.serving import GatewayServing
 from shared.errors import APIError
 from shared.images import decode_image
@@ -25,7 +25,7 @@ page_router = APIRouter(include_in_schema=False)
 @overlay_router.post(
     "/gmner/overlay",
     response_class=Response,
-    openapi_extra=GMNER_REQUEST_BODY,
+    openapi_extra=OVERLAY_REQUEST_BODY,
     responses={200: {"content": {"image/png": {}}, "description": "The image with masks, boxes and labels."}},
 )
 async def gmner_overlay(request: Request, serving: ServingDep) -> Response:

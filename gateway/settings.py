@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -30,3 +32,15 @@ class GatewaySettings(AppSettings):
     max_entities: int = Field(default=16, ge=1, le=64)
     # Multipart/JSON bodies larger than this are refused before parsing (image limit + room for text).
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    # API keys (off when unset): a file of `name:sha256hex` lines (`gmner keys new NAME --file F`). With keys
+    # on, every path needs one except /health, the page and its static files; /ready and /metrics as below.
+    api_keys_file: Path | None = None
+    api_key_max_inflight: int = Field(default=16, ge=1)
+    api_keys_protect_metrics: bool = True
+    api_keys_protect_ready: bool = False
+    # Readiness probes of the stages run in the background every `ready_probe_interval_s`; NER (without which
+    # nothing is answered) counts as down after `ready_failures` failed probes in a row, not after one slow one.
+    ready_probe_interval_s: float = Field(default=2.0, gt=0)
+    ready_probe_timeout_s: float = Field(default=5.0, gt=0)
+    ready_failures: int = Field(default=3, ge=1)

@@ -30,6 +30,7 @@ import httpx
 from shared.protocol.gateway import GMNERResponse, Task
 
 DEFAULT_URL = os.environ.get("GMNER_URL", "http://127.0.0.1:8000")
+API_KEY_ENV = "GMNER_API_KEY"
 RETRY_STATUSES = frozenset({429, 503})
 
 ImageInput = bytes | str | Path
@@ -143,8 +144,10 @@ class GMNERClient(_Base):
         backoff_s: float = 0.5,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        api_key: str | None = None,
     ) -> None:
         super().__init__(max_retries, max_retry_wait_s, backoff_s)
+        headers = _with_key(headers, api_key)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
@@ -255,8 +258,10 @@ class AsyncGMNERClient(_Base):
         backoff_s: float = 0.5,
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
     ) -> None:
         super().__init__(max_retries, max_retry_wait_s, backoff_s)
+        headers = _with_key(headers, api_key)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
@@ -406,3 +411,12 @@ def _read_image(image: ImageInput, name: str | None) -> tuple[bytes, str]:
 
 def _unreachable(base_url: httpx.URL, exc: Exception) -> GMNERAPIError:
     return GMNERAPIError(0, "unreachable", f"cannot connect to {base_url} ({exc}); is the gateway running?")
+
+
+def _with_key(headers: dict[str, str] | None, api_key: str | None) -> dict[str, str]:
+    """`api_key`, else $GMNER_API_KEY, sent as a Bearer token (a gateway without keys ignores it)."""
+    merged = dict(headers or {})
+    key = api_key or os.environ.get(API_KEY_ENV)
+    if key and not any(k.lower() == "authorization" for k in merged):
+        merged["Authorization"] = f"Bearer {key}"
+    return merged

@@ -11,10 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import APIError
 from shared.logs import configure_logging
-from shared.middleware import RequestMiddleware
+from shared.middleware import Authenticator, RequestMiddleware
 from shared.protocol.common import ErrorResponse, HealthResponse, ReadyResponse
 from shared.settings import AppSettings
 
@@ -26,6 +27,7 @@ ReadinessProbe = Callable[[FastAPI], Awaitable[dict[str, str]]]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Bad input"},
+    408: {"model": ErrorResponse, "description": "The request body arrived too slowly"},
     413: {"model": ErrorResponse, "description": "Input too large"},
     415: {"model": ErrorResponse, "description": "Unsupported media"},
     422: {"model": ErrorResponse, "description": "Invalid request body"},
@@ -41,6 +43,7 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: ReadinessProbe,
     description: str = "",
+    auth: Authenticator | None = None,
 ) -> FastAPI:
     configure_logging(name, settings.log_level, settings.log_json)
     app = FastAPI(
@@ -57,6 +60,10 @@ def create_app(
         app_name=name,
         max_inflight=settings.max_inflight,
         retry_after_s=settings.retry_after_s,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        min_upload_bytes_per_s=settings.min_upload_bytes_per_s,
+        auth=auth,
     )
     _add_error_handlers(app, name)
 
@@ -88,6 +95,14 @@ def _add_error_handlers(app: FastAPI, name: str) -> None:
         if body["error"]["stage"] is None:
             body["error"]["stage"] = name
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own errors (404, 405, a body it cannot decode) in our documented format, not {"detail": ...}.
+        status = exc.status_code
+        code = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed"}.get(status, f"http_{status}")
+        body = {"error": {"code": code, "message": str(exc.detail), "stage": name}}
+        return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

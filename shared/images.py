@@ -98,14 +98,23 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
 
 
 class ImageCache:
-    """A small thread-safe LRU of decoded images keyed by the SHA-256 of their bytes."""
+    """A thread-safe LRU of decoded images keyed by the SHA-256 of their bytes, bounded by decoded bytes.
+
+    A count bound let three 40 MP posts (120 MB each decoded) grow a stage by 1.3 GB; here the budget is
+    `cache_mb`, an image over a quarter of it is decoded but not kept, and `cache_items` caps the count too.
+    """
 
     def __init__(self, limits: ImageLimits) -> None:
         self._limits = limits
         self._items: OrderedDict[str, DecodedImage] = OrderedDict()
         self._lock = threading.Lock()
+        self.max_bytes = int(limits.cache_mb * 1024 * 1024)
+        self.bytes = 0
         self.hits = 0
         self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def decode(self, data: bytes) -> DecodedImage:
         digest = hashlib.sha256(data).hexdigest()
@@ -116,13 +125,21 @@ class ImageCache:
                 self.hits += 1
                 return cached
         decoded = decode_image(data, self._limits, digest)
+        size = decoded_bytes(decoded)
         with self._lock:
             self.misses += 1
-            if self._limits.cache_items > 0:
+            if self._limits.cache_items > 0 and size <= self.max_bytes // 4 and digest not in self._items:
                 self._items[digest] = decoded
-                while len(self._items) > self._limits.cache_items:
-                    self._items.popitem(last=False)
+                self.bytes += size
+                while self._items and (self.bytes > self.max_bytes or len(self._items) > self._limits.cache_items):
+                    _, evicted = self._items.popitem(last=False)
+                    self.bytes -= decoded_bytes(evicted)
         return decoded
 
     def decode_b64(self, data: str) -> DecodedImage:
         return self.decode(decode_base64(data))
+
+
+def decoded_bytes(decoded: DecodedImage) -> int:
+    """Memory held by the decoded pixels (RGB: 3 bytes a pixel)."""
+    return decoded.width * decoded.height * len(decoded.image.getbands())

@@ -22,3 +22,5 @@ LLM_COALESCED = Counter("gmner_llm_coalesced_total", "LLM calls coalesced by sin
 LLM_LATENCY = Histogram("gmner_llm_latency_seconds", "LLM call latency (uncached)", ["app"], buckets=LATENCY_BUCKETS)
 MODEL_LOAD_SECONDS = Gauge("gmner_model_load_seconds", "Time taken to load the app's model", ["app", "backend"])
 EMBEDDING_CACHE = Counter("gmner_sam_embedding_cache_total", "SAM image-embedding cache lookups", ["app", "result"])
+# Labelled by the API key's name (never the key): bounded by the keys file, not by callers.
+KEY_REQUESTS = Counter("gmner_requests_by_key_total", "Gateway requests per API key name", ["app", "key", "status"])

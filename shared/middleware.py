@@ -1,14 +1,17 @@
-"""ASGI middleware for every app: request id, in-flight limit (429), metrics, one log line per request."""
+"""ASGI middleware for every app: request id, API keys, body limits, in-flight limit (429), metrics, access log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.metrics import IN_FLIGHT, REJECTED, REQUEST_LATENCY, REQUESTS
+from shared.metrics import IN_FLIGHT, KEY_REQUESTS, REJECTED, REQUEST_LATENCY, REQUESTS
 from shared.request_context import REQUEST_ID_HEADER, new_request_id, reset_request_id, set_request_id
 
 logger = logging.getLogger("gmner.access")
@@ -17,13 +20,58 @@ logger = logging.getLogger("gmner.access")
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
+class Authenticator(Protocol):
+    """Who is calling: a key's name, None where `path` is open, or `AuthFailure` raised."""
+
+    def identify(self, path: str, headers: Mapping[str, str]) -> str | None: ...
+
+    def key_limit(self) -> int: ...
+
+
+class AuthFailure(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or []
+
+
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, app_name: str, max_inflight: int, retry_after_s: int) -> None:
+    """Order per request: key check (before any body byte is read), the whole body read under a size limit,
+    an idle timeout and a minimum rate, and only then an in-flight slot. A client that trickles its body
+    therefore holds a connection for at most the read timeout and never a slot."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        app_name: str,
+        max_inflight: int,
+        retry_after_s: int,
+        max_body_bytes: int = 32 * 1024 * 1024,
+        body_timeout_s: float = 15.0,
+        min_upload_bytes_per_s: int = 8192,
+        auth: Authenticator | None = None,
+    ) -> None:
         self.app = app
         self.app_name = app_name
         self.max_inflight = max_inflight
         self.retry_after_s = retry_after_s
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.min_upload_bytes_per_s = min_upload_bytes_per_s
+        self.auth = auth
         self.in_flight = 0
+        self.in_flight_by_key: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,19 +82,120 @@ class RequestMiddleware:
         request_id = _clean_request_id(headers.get(REQUEST_ID_HEADER.lower())) or new_request_id()
         token = set_request_id(request_id)
         unlimited = path in UNLIMITED_PATHS
+        key: str | None = None
         try:
-            if not unlimited and self.in_flight >= self.max_inflight:
-                REJECTED.labels(self.app_name).inc()
+            try:
+                if self.auth is not None:
+                    try:
+                        key = self.auth.identify(path, headers)
+                    except AuthFailure as exc:
+                        extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
+                        raise _Refused(exc.status, exc.code, exc.message, extra) from exc
+                if key is not None:
+                    scope.setdefault("state", {})["api_key_name"] = key
+                if unlimited:
+                    await self._serve(scope, receive, send, request_id, unlimited, key)
+                    return
+                replay = await self._read_body(receive, headers)
+                if replay is None:
+                    return  # the client went away while sending
+                if self.in_flight >= self.max_inflight:
+                    REJECTED.labels(self.app_name).inc()
+                    raise _Refused(
+                        429,
+                        "too_many_requests",
+                        f"{self.app_name} has {self.max_inflight} requests in flight; retry later.",
+                        [(b"retry-after", str(self.retry_after_s).encode())],
+                    )
+                limit = self.auth.key_limit() if self.auth is not None else 0
+                if key is not None and self.in_flight_by_key.get(key, 0) >= limit:
+                    REJECTED.labels(self.app_name).inc()
+                    raise _Refused(
+                        429,
+                        "too_many_requests",
+                        f"key {key} has {limit} requests in flight; retry later.",
+                        [(b"retry-after", str(self.retry_after_s).encode())],
+                    )
+            except _Refused as exc:
                 # Not the raw path: a flood of random URLs must not mint unbounded label values.
-                REQUESTS.labels(self.app_name, "rejected", scope["method"], "429").inc()
-                await self._reject(send, request_id)
-                logger.warning("rejected: too many requests in flight", extra={"path": path, "status": 429})
+                REQUESTS.labels(self.app_name, "refused", scope["method"], str(exc.status)).inc()
+                if key is not None:
+                    KEY_REQUESTS.labels(self.app_name, key, str(exc.status)).inc()
+                await self._refuse(send, request_id, exc)
+                logger.warning(
+                    "refused: %s",
+                    exc.code,
+                    extra={"path": path, "status": exc.status, **({"api_key": key} if key else {})},
+                )
                 return
-            await self._serve(scope, receive, send, request_id, unlimited)
+            await self._serve(scope, replay, send, request_id, unlimited, key)
         finally:
             reset_request_id(token)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str, unlimited: bool) -> None:
+    async def _read_body(self, receive: Receive, headers: Mapping[str, str]) -> Receive | None:
+        """The whole body, or `_Refused` (413 too large, 408 too slow); the app then reads it from memory."""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _Refused(
+                413,
+                "body_too_large",
+                f"The request body is {declared} bytes; the limit is {self.max_body_bytes}.",
+                [(b"connection", b"close")],
+            )
+        chunks: list[bytes] = []
+        size = 0
+        started = time.monotonic()
+        while True:
+            # The allowance grows with what arrived: a client slower than the minimum rate falls behind it.
+            allowed = self.body_timeout_s
+            if self.min_upload_bytes_per_s > 0:
+                allowed += size / self.min_upload_bytes_per_s
+            wait = min(self.body_timeout_s, started + allowed - time.monotonic())
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(receive(), wait)
+            except TimeoutError:
+                raise _Refused(
+                    408,
+                    "body_timeout",
+                    f"The request body arrived too slowly ({size} bytes in {time.monotonic() - started:.0f}s; "
+                    f"at least {self.min_upload_bytes_per_s} bytes/s after {self.body_timeout_s:.0f}s).",
+                    [(b"connection", b"close")],
+                ) from None
+            if message["type"] == "http.disconnect":
+                return None
+            body: bytes = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body_bytes:
+                raise _Refused(
+                    413,
+                    "body_too_large",
+                    f"The request body exceeds {self.max_body_bytes} bytes.",
+                    [(b"connection", b"close")],
+                )
+            if body:
+                chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = b"".join(chunks)
+        chunks.clear()
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent, whole
+            if not sent:
+                sent = True
+                message: Message = {"type": "http.request", "body": whole, "more_body": False}
+                whole = b""  # the app holds its own reference now; ours would double the memory
+                return message
+            return await receive()  # http.disconnect, when the client goes away
+
+        return replay
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, unlimited: bool, key: str | None
+    ) -> None:
         status = 500
         started = time.perf_counter()
 
@@ -61,6 +210,8 @@ class RequestMiddleware:
         if not unlimited:
             self.in_flight += 1
             IN_FLIGHT.labels(self.app_name).inc()
+            if key is not None:
+                self.in_flight_by_key[key] = self.in_flight_by_key.get(key, 0) + 1
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -68,40 +219,40 @@ class RequestMiddleware:
             if not unlimited:
                 self.in_flight -= 1
                 IN_FLIGHT.labels(self.app_name).dec()
+                if key is not None:
+                    left = self.in_flight_by_key.get(key, 1) - 1
+                    if left:
+                        self.in_flight_by_key[key] = left
+                    else:
+                        self.in_flight_by_key.pop(key, None)
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
             REQUESTS.labels(self.app_name, route_path, scope["method"], str(status)).inc()
             REQUEST_LATENCY.labels(self.app_name, route_path).observe(elapsed)
+            if key is not None:
+                KEY_REQUESTS.labels(self.app_name, key, str(status)).inc()
             if not unlimited:
-                logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "latency_ms": round(elapsed * 1000, 1),
-                    },
-                )
-
-    async def _reject(self, send: Send, request_id: str) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "too_many_requests",
-                    "message": f"{self.app_name} has {self.max_inflight} requests in flight; retry later.",
-                    "stage": self.app_name,
+                extra: dict[str, object] = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 1),
                 }
-            }
-        ).encode()
+                if key is not None:
+                    extra["api_key"] = key  # the key's name; the key itself is never logged
+                logger.info("request", extra=extra)
+
+    async def _refuse(self, send: Send, request_id: str, exc: _Refused) -> None:
+        body = json.dumps({"error": {"code": exc.code, "message": exc.message, "stage": self.app_name}}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 429,
+                "status": exc.status,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"retry-after", str(self.retry_after_s).encode()),
                     (REQUEST_ID_HEADER.encode(), request_id.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    *exc.headers,
                 ],
             }
         )

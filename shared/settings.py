@@ -19,6 +19,13 @@ class AppSettings(BaseSettings):
     max_inflight: int = Field(default=64, ge=1)
     retry_after_s: int = Field(default=1, ge=0)
     max_text_chars: int = Field(default=2000, ge=1)
+    # Bodies are read whole before a request takes an in-flight slot, under these limits (413 / 408): the
+    # size is checked while streaming (chunked bodies too), and a client must send at least
+    # `min_upload_bytes_per_s` after the first `body_timeout_s` and never pause longer than `body_timeout_s`.
+    # 32 MiB: a stage's JSON carries a 10 MiB image as base64 (13.4 MiB) plus the entities.
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    body_timeout_s: float = Field(default=15.0, gt=0)
+    min_upload_bytes_per_s: int = Field(default=8192, ge=0)
 
 
 class ImageLimits(BaseSettings):
@@ -29,6 +36,9 @@ class ImageLimits(BaseSettings):
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=40_000_000, ge=1)
     max_side: int = Field(default=12_000, ge=1)
+    # The decoded-image LRU is bounded by bytes (RGB, 3 bytes a pixel): a 40 MP image is 120 MB decoded.
+    # `cache_items` caps the count as well; an image larger than a quarter of the budget is not cached.
+    cache_mb: float = Field(default=256.0, ge=0)
     cache_items: int = Field(default=32, ge=0)
 
 

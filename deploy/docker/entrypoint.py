@@ -48,6 +48,8 @@ def serve(app: str) -> int:
         # One process per container: scale with replicas, so the in-flight limit holds per process.
         workers=1,
         timeout_graceful_shutdown=30,
+        # h11 with a header read timeout (GMNER_HEADER_TIMEOUT_S): uvicorn alone waits forever for headers.
+        http="shared.server:TimedH11Protocol",
     )
     return 0
 

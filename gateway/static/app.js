@@ -34,6 +34,13 @@
   const tbody = document.querySelector("#entities tbody");
   const summary = $("summary");
 
+  const keyBox = $("api-key-box");
+  const keyInput = $("api-key");
+  const KEY_STORE = "gmner-api-key";
+  // Per tab: a key typed on a shared computer does not outlive the tab.
+  keyInput.value = sessionStorage.getItem(KEY_STORE) || "";
+  if (keyInput.value) keyBox.hidden = false;
+
   let chosenFile = null;
   let previewUrl = null;
   // What the canvas shows: the image, the entities and their decoded masks (as coloured offscreen canvases).
@@ -130,7 +137,13 @@
     try {
       let response;
       try {
-        response = await fetch("/v1/gmner", { method: "POST", body: body, headers: { Accept: "application/json" } });
+        const headers = { Accept: "application/json" };
+        const key = keyInput.value.trim();
+        if (key) {
+          headers.Authorization = `Bearer ${key}`;
+          sessionStorage.setItem(KEY_STORE, key);
+        }
+        response = await fetch("/v1/gmner", { method: "POST", body: body, headers: headers });
       } catch (err) {
         showError("Could not reach the service. Is it running? Check the connection and try again.");
         return;
@@ -140,6 +153,12 @@
         payload = await response.json();
       } catch (err) {
         payload = null;
+      }
+      if (response.status === 401 || response.status === 403) {
+        // The gateway requires a key: show the field and ask for one (or a valid one).
+        sessionStorage.removeItem(KEY_STORE);
+        keyBox.hidden = false;
+        keyInput.focus();
       }
       if (!response.ok) {
         showError(describeError(response.status, payload, response.headers.get("Retry-After")), payload);
@@ -169,6 +188,12 @@
     switch (status) {
       case 400:
         return `The request was refused: ${message || "bad input"}`;
+      case 401:
+        return "This service needs an API key: enter it in the API key field and try again.";
+      case 403:
+        return "That API key was not accepted (unknown or revoked). Enter a valid key and try again.";
+      case 408:
+        return "The upload was too slow and was stopped. Check the connection and try again.";
       case 413:
         return `That is too large: ${message || "the request is over the size limit"}`;
       case 415:

@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
         default=os.environ.get("GMNER_URL", DEFAULT_URL),
         help=f"gateway base URL (default: $GMNER_URL or {DEFAULT_URL}, the one `gmner serve` starts)",
     )
+    parser.add_argument(
+        "--api-key", default=None, help="the gateway's API key, if it requires one (default: $GMNER_API_KEY)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer (default 120)")
     parser.add_argument("--retries", type=int, default=3, help="retries on 429/503, after Retry-After (default 3)")
     parser.set_defaults(func=run, use_knowledge=None)
@@ -68,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"gmner predict: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     try:
-        with GMNERClient(args.url, timeout_s=args.timeout, max_retries=max(0, args.retries)) as client:
+        with GMNERClient(
+            args.url, timeout_s=args.timeout, max_retries=max(0, args.retries), api_key=args.api_key
+        ) as client:
             answer = client.predict(
                 args.text,
                 image,
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 def _describe(exc: GMNERAPIError) -> str:
     if exc.status == 0:
         return exc.message
+    if exc.status in (401, 403):
+        return f"the gateway answered {exc.status} {exc.code}: {exc.message} (pass --api-key or set $GMNER_API_KEY)"
     where = f" [{exc.stage}]" if exc.stage else ""
     return f"the gateway answered {exc.status} {exc.code}{where}: {exc.message}"
 

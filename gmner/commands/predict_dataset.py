@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--split", default="test", help="train, dev or test (default: test)")
     parser.add_argument("--output", "-o", required=True, type=Path, help="prediction JSONL (appended to)")
     parser.add_argument("--gateway", default="http://127.0.0.1:8000", help="gateway base URL")
+    parser.add_argument("--api-key", help="the gateway's API key, if it requires one (default: $GMNER_API_KEY)")
     parser.add_argument("--images-dir", type=Path, help="<id>.jpg images; without it the text path (mner) runs")
     parser.add_argument("--tasks", choices=["mner", "gmner", "smner"], help="default: gmner with images, else mner")
     parser.add_argument("--knowledge-file", type=Path, help="knowledge in the dataset's <EOS> format, sent per post")
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         retries=max(0, args.retries),
         limit=args.limit,
         progress=not args.no_progress,
+        api_key=args.api_key,
     )
     try:
         summary = run_predict(cfg)

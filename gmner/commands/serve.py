@@ -55,12 +55,11 @@ def run(args: argparse.Namespace) -> int:
             if proc.ready_url:
                 print(f"  {proc.name:<10} {proc.ready_url.rsplit('/', 1)[0]}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
+        # A process that exits is restarted with backoff (logged) while the others keep serving; only a
+        # crash loop (see RestartPolicy) or Ctrl-C stops the stack.
         while True:
-            for proc in stack.processes:
-                if proc.process.poll() is not None:
-                    print(f"{proc.name} exited with {proc.process.returncode}; stopping.", file=sys.stderr)
-                    return 1
-            time.sleep(1)
+            stack.check()
+            time.sleep(0.5)
     except StackError as exc:
         print(f"gmner serve: {exc}", file=sys.stderr)
         return 1

@@ -8,8 +8,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -41,6 +42,25 @@ class ManagedProcess:
     process: subprocess.Popen[bytes]
     ready_url: str
     log: IO[bytes] | None
+    # What it was started with, so the supervisor can start it again the same way.
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    restarts: int = 0
+    # Exit times of recent crashes (monotonic), to tell a crash loop from an occasional crash.
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    quiet: bool = False  # output to /dev/null when there is no log file (Redis)
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Backoff between restarts doubles from `backoff_s` up to `max_backoff_s`; `crash_loop_restarts` exits
+    within `crash_loop_window_s` mean the process cannot stay up, and the stack stops."""
+
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    crash_loop_restarts: int = 5
+    crash_loop_window_s: float = 120.0
 
 
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
@@ -52,13 +72,24 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
 class EmbeddedStack:
     """Context manager: `with EmbeddedStack(settings) as stack: ...` starts everything and waits for /ready."""
 
-    def __init__(self, settings: EmbeddedSettings, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: EmbeddedSettings,
+        *,
+        extra_env: dict[str, str] | None = None,
+        restart_policy: RestartPolicy | None = None,
+    ) -> None:
         unknown = set(settings.stages) - set(ALL_STAGES)
         if unknown:
             raise StackError(f"unknown stages {sorted(unknown)}; choose from {ALL_STAGES}")
         self.settings = settings
         self.extra_env = extra_env or {}
+        self.restart_policy = restart_policy or RestartPolicy()
         self.processes: list[ManagedProcess] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self.supervisor_error: StackError | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -121,7 +152,75 @@ class EmbeddedStack:
                 if pending:
                     time.sleep(0.5)
 
+    def check(self) -> list[str]:
+        """One supervision step: restart processes that exited, with backoff. Returns the names restarted.
+
+        Raises `StackError` when a process crash-loops. The others keep serving meanwhile: the gateway answers
+        without a visual stage (degraded) and with 503 + Retry-After while NER is down.
+        """
+        restarted: list[str] = []
+        policy = self.restart_policy
+        with self._lock:
+            if self._stopping.is_set():
+                return restarted
+            now = time.monotonic()
+            for proc in self.processes:
+                if proc.process.poll() is None:
+                    continue
+                if proc.restart_at is None:
+                    proc.crashes = [t for t in proc.crashes if now - t < policy.crash_loop_window_s] + [now]
+                    if len(proc.crashes) > policy.crash_loop_restarts:
+                        raise StackError(
+                            f"{proc.name} exited {len(proc.crashes)} times within {policy.crash_loop_window_s:.0f}s "
+                            f"(last code {proc.process.returncode}); {self._log_hint(proc)}"
+                        )
+                    delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (len(proc.crashes) - 1))
+                    proc.restart_at = now + delay
+                    logger.warning("%s exited with %s; restarting in %.0fs", proc.name, proc.process.returncode, delay)
+                    continue
+                if now < proc.restart_at:
+                    continue
+                if proc.log is not None:
+                    proc.log.close()
+                    proc.log = self._open_log(proc.name)
+                proc.process = subprocess.Popen(
+                    proc.command,
+                    env=proc.env,
+                    stdout=proc.log or (subprocess.DEVNULL if proc.quiet else None),
+                    stderr=subprocess.STDOUT if proc.log else None,
+                )
+                proc.restarts += 1
+                proc.restart_at = None
+                restarted.append(proc.name)
+                logger.warning("%s restarted (pid %d, restart %d)", proc.name, proc.process.pid, proc.restarts)
+        return restarted
+
+    def supervise(self, interval_s: float = 0.5) -> None:
+        """Run `check` in a background thread until `stop`; a crash loop is kept in `supervisor_error`."""
+
+        def loop() -> None:
+            while not self._stopping.wait(interval_s):
+                try:
+                    self.check()
+                except StackError as exc:
+                    logger.error("%s", exc)
+                    self.supervisor_error = exc
+                    return
+
+        self._supervisor = threading.Thread(target=loop, name="gmner-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def restarts(self) -> dict[str, int]:
+        return {proc.name: proc.restarts for proc in self.processes}
+
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(timeout=10)
+        with self._lock:
+            self._stop_processes()
+
+    def _stop_processes(self) -> None:
         for proc in reversed(self.processes):
             if proc.process.poll() is None:
                 proc.process.terminate()
@@ -171,6 +270,9 @@ class EmbeddedStack:
             "--port",
             str(port),
             "--no-access-log",
+            # h11 with a header read timeout (GMNER_HEADER_TIMEOUT_S): uvicorn alone waits forever for headers.
+            "--http",
+            "shared.server:TimedH11Protocol",
         ]
         self._spawn(name, command, f"http://{self.settings.host}:{port}/ready")
 
@@ -179,14 +281,16 @@ class EmbeddedStack:
         host, port = host_port.rsplit(":", 1)
         if port_open(host, int(port)):
             raise StackError(f"port {port} for {name} is already in use; set GMNER_EMBEDDED_{name.upper()}_PORT")
-        log = None
-        if self.settings.log_dir is not None:
-            self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-            log = (self.settings.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            command, env=self._env(), stdout=log or None, stderr=subprocess.STDOUT if log else None
-        )
-        self.processes.append(ManagedProcess(name, process, ready_url, log))
+        log = self._open_log(name)
+        env = self._env()
+        process = subprocess.Popen(command, env=env, stdout=log or None, stderr=subprocess.STDOUT if log else None)
+        self.processes.append(ManagedProcess(name, process, ready_url, log, command=list(command), env=env))
+
+    def _open_log(self, name: str) -> IO[bytes] | None:
+        if self.settings.log_dir is None:
+            return None
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        return (self.settings.log_dir / f"{name}.log").open("ab")
 
     def _ensure_redis(self) -> None:
         s = self.settings
@@ -196,11 +300,9 @@ class EmbeddedStack:
         if server is None:
             logger.warning("no Redis at %s and no redis-server binary: the LLM cache is off", self.redis_url)
             return
-        process = subprocess.Popen(
-            [server, "--bind", s.host, "--port", str(s.redis_port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        self.processes.append(ManagedProcess("redis", process, "", None))
+        command = [server, "--bind", s.host, "--port", str(s.redis_port), "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.processes.append(ManagedProcess("redis", process, "", None, command=command, quiet=True))
         for _ in range(50):
             if port_open(s.host, s.redis_port):
                 return

@@ -44,6 +44,7 @@ class PredictConfig:
     backoff_s: float = 0.5
     limit: int | None = None
     progress: bool = True
+    api_key: str | None = None  # None: $GMNER_API_KEY, if set
 
 
 @dataclass(slots=True)
@@ -170,6 +171,9 @@ async def run_async(
 
         async def ask(client: httpx.AsyncClient, post_id: str, body: dict[str, Any]) -> dict[str, Any]:
             headers = {"X-Request-ID": f"predict-dataset-{post_id}"[:128]}
+            api_key = cfg.api_key or os.environ.get("GMNER_API_KEY")
+            if api_key:
+                headers["Authorization"] = f"Bearer {api_key}"
             attempt = 0
             while True:
                 try:

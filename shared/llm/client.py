@@ -133,9 +133,9 @@ class LLMClient:
         self.coalesced[scope] += 1
         LLM_COALESCED.labels(self.cache.app, scope).inc()
 
-    async def ready(self) -> bool:
+    async def ready(self, timeout_s: float = 2.0) -> bool:
         try:
-            response = await self._client.get("models", timeout=2.0)
+            response = await self._client.get("models", timeout=timeout_s)
         except httpx.HTTPError:
             return False
         return response.status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from shared.protocol.common import EntityType, NonEmptyText, StrictModel
 
@@ -20,7 +20,7 @@ class GMNERJSONRequest(StrictModel):
     image_b64: str | None = Field(default=None, description="Base64 image bytes; omit for text only.")
     caption: str | None = None
     tasks: Task = Task.SMNER
-    use_knowledge: bool | None = None
+    use_knowledge: StrictBool | None = None  # strict: `0` or `"yes"` is a 422
     knowledge: str | None = Field(
         default=None, description="Auxiliary knowledge to use instead of asking the LLM (e.g. a dataset's file)."
     )

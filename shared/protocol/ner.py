@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from shared.protocol.common import Entity, NonEmptyText, StrictModel
 
@@ -10,13 +10,14 @@ from shared.protocol.common import Entity, NonEmptyText, StrictModel
 class NERRequest(StrictModel):
     text: NonEmptyText
     caption: str | None = Field(default=None, description="Optional image caption given to the knowledge prompt.")
-    use_knowledge: bool | None = Field(
+    # Strict: `0`, `1` or `"yes"` are a 422, not a silently coerced boolean.
+    use_knowledge: StrictBool | None = Field(
         default=None, description="Run the LLM knowledge step; null uses the service setting."
     )
     knowledge: str | None = Field(
         default=None, description="Auxiliary knowledge given by the caller; skips the LLM knowledge step."
     )
-    return_knowledge: bool = Field(default=False, description="Include the knowledge text in the answer.")
+    return_knowledge: StrictBool = Field(default=False, description="Include the knowledge text in the answer.")
 
 
 class NERResponse(StrictModel):

@@ -164,3 +164,31 @@ def test_kustomize_builds() -> None:
     built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     assert {doc["metadata"].get("namespace") for doc in built if doc["kind"] != "Namespace"} == {"gmner"}
     assert len(built) == len(DOCUMENTS)
+
+
+def test_network_policies_let_only_the_gateway_reach_the_stages() -> None:
+    policies = _by_kind("NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+
+    def selected(spec: dict[str, Any]) -> set[str]:
+        selector = spec["podSelector"]
+        if "matchLabels" in selector:
+            return {selector["matchLabels"]["app.kubernetes.io/name"]}
+        (expression,) = selector["matchExpressions"]
+        assert expression["operator"] == "In"
+        return set(expression["values"])
+
+    allowed: dict[str, set[str]] = {}  # pod -> who may call it
+    for name, policy in policies.items():
+        for rule in policy["spec"].get("ingress", []):
+            callers = {"anyone"} if "from" not in rule else set().union(*(selected(f) for f in rule["from"]))
+            for pod in selected(policy["spec"]):
+                allowed.setdefault(pod, set()).update(callers)
+                ports = {p["port"] for p in rule["ports"]}
+                assert set(_container_ports(DEPLOYMENTS[pod]).values()) & ports, f"{name}: no port of {pod}"
+    assert allowed.pop("gateway") == {"anyone"}
+    for stage in ("ner", "expansion", "ve", "vg", "sam"):
+        assert allowed[stage] == {"gateway"}, stage
+    assert "gateway" not in allowed["llm"] | allowed["redis"]
+    assert set(allowed) == set(DEPLOYMENTS) - {"gateway"}
