@@ -19,7 +19,8 @@ from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 from shared.vision.detector import DetectorConfig, DetectorWorker, detections_for
-from shared.vision.ocr import OCRConfig, TextReader, needs_ocr
+from shared.vision.evidence import VisualEvidence
+from shared.vision.ocr import OCRConfig, TextReader
 
 
 class DetectorVEBackend(VEBackend):
@@ -37,24 +38,18 @@ class DetectorVEBackend(VEBackend):
         reader: TextReader | None = None,
     ) -> None:
         super().__init__(threshold)
-        self.worker = worker or DetectorWorker(config)
+        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
         self.priors = dict(priors or {})
-        self.ocr = ocr or OCRConfig()
-        self.reader = reader if reader is not None or self.ocr.mode == "off" else TextReader(self.ocr)
 
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        detections = self.worker.detect(image)
-        text = []
-        if self.reader is not None and needs_ocr(self.ocr.mode, expressions, detections):
-            text = self.reader.read(image)
-        return detections, text, expressions
+        return (*self.evidence.gather(image, expressions), expressions)
 
     def _forward(self, inputs: Any) -> list[float]:
         detections, text, expressions = inputs
         scores = []
         for expression in expressions:
             matched = detections_for(expression, detections)
-            found = self.reader.find(expression.entity, text) if self.reader is not None and text else None
+            found = self.evidence.find_written(expression.entity, text)
             if found is not None and (not matched or found[1] > matched[0].score):
                 scores.append(found[1])
                 continue
@@ -63,7 +58,7 @@ class DetectorVEBackend(VEBackend):
         return scores
 
     async def ready(self) -> str:
-        return "ok" if self.worker.ensure_running() else "detector worker down"
+        return self.evidence.ready()
 
     async def aclose(self) -> None:
-        self.worker.close()
+        self.evidence.close()

@@ -23,7 +23,8 @@ from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 from shared.vision.boxes import box_area
 from shared.vision.detector import Detection, DetectorConfig, DetectorWorker, containing, detections_for
-from shared.vision.ocr import OCRConfig, TextReader, needs_ocr
+from shared.vision.evidence import VisualEvidence
+from shared.vision.ocr import OCRConfig, TextReader
 
 
 class DetectorVGBackend(VGBackend):
@@ -39,16 +40,10 @@ class DetectorVGBackend(VGBackend):
         reader: TextReader | None = None,
     ) -> None:
         super().__init__(min_score)
-        self.worker = worker or DetectorWorker(config)
-        self.ocr = ocr or OCRConfig()
-        self.reader = reader if reader is not None or self.ocr.mode == "off" else TextReader(self.ocr)
+        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
 
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        detections = self.worker.detect(image)
-        text = []
-        if self.reader is not None and needs_ocr(self.ocr.mode, expressions, detections):
-            text = self.reader.read(image)
-        return detections, text, expressions
+        return (*self.evidence.gather(image, expressions), expressions)
 
     def _forward(self, inputs: Any) -> list[Scored]:
         detections, text, expressions = inputs
@@ -59,7 +54,7 @@ class DetectorVGBackend(VGBackend):
                 outputs.append((person.box, person.score) if person else (None, 0.0))
                 continue
             matched = detections_for(expression, detections)
-            found = self.reader.find(expression.entity, text) if self.reader is not None and not matched else None
+            found = None if matched else self.evidence.find_written(expression.entity, text)
             if matched:
                 outputs.append((matched[0].box, matched[0].score))
             elif found is not None:
@@ -70,10 +65,10 @@ class DetectorVGBackend(VGBackend):
         return outputs
 
     async def ready(self) -> str:
-        return "ok" if self.worker.ensure_running() else "detector worker down"
+        return self.evidence.ready()
 
     async def aclose(self) -> None:
-        self.worker.close()
+        self.evidence.close()
 
 
 def assign_people(people: list[Detection], expressions: list[VisualExpression]) -> list[Detection | None]:
