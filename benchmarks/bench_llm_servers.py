@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gmner.embedded.llm_model import bundled_gemma_path  # noqa: E402
+from gmner.embedded.llm_model import GEMMA  # noqa: E402
 from gmner.embedded.llm_server import llm_server_command  # noqa: E402
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from services.expansion.prompt import build_expansion_prompt  # noqa: E402
@@ -62,7 +62,7 @@ def free_port() -> int:
 
 def start(kind: str, threads: int, parallel: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     settings = EmbeddedSettings(llm_server=kind, llm_port=free_port(), llm_threads=threads, llm_parallel=parallel)
-    command = llm_server_command(settings, bundled_gemma_path(settings.cache_dir))
+    command = llm_server_command(settings, GEMMA.path(settings.cache_dir))
     process = subprocess.Popen(command.argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://{settings.host}:{settings.llm_port}/v1"
     deadline = time.monotonic() + 180

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gmner.embedded.llm_model import bundled_gemma_path
+from gmner.embedded.llm_model import GEMMA
 from gmner.embedded.llm_server import LLAMA_CPP_PYTHON, LLAMA_SERVER, find_llama_server, llm_server_command
 from gmner.embedded.settings import EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack
@@ -41,7 +41,7 @@ def llm_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
     settings = EmbeddedSettings(llm_server=request.param, llm_port=free_port(), llm_threads=1, llm_parallel=2)
     if request.param == LLAMA_SERVER:
         require_built(settings)
-    command = llm_server_command(settings, bundled_gemma_path(settings.cache_dir))
+    command = llm_server_command(settings, GEMMA.path(settings.cache_dir))
     assert command.kind == request.param
     base = f"http://{settings.host}:{settings.llm_port}/v1"
     with (tmp_path / "llm.log").open("wb") as log:
