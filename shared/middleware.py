@@ -118,7 +118,7 @@ class RequestMiddleware:
                     )
             except _Refused as exc:
                 # Not the raw path: a flood of random URLs must not mint unbounded label values.
-                REQUESTS.labels(self.app_name, "refused", scope["method"], str(exc.status)).inc()
+                REQUESTS.labels(self.app_name, "rejected", scope["method"], str(exc.status)).inc()
                 if key is not None:
                     KEY_REQUESTS.labels(self.app_name, key, str(exc.status)).inc()
                 await self._refuse(send, request_id, exc)

@@ -64,6 +64,16 @@ def two_people() -> Image.Image:
     return canvas
 
 
+def side_by_side(*images: Image.Image) -> Image.Image:
+    """The images next to each other on a white canvas, left to right."""
+    canvas = Image.new("RGB", (sum(i.width for i in images), max(i.height for i in images)), "white")
+    x = 0
+    for image in images:
+        canvas.paste(image, (x, 0))
+        x += image.width
+    return canvas
+
+
 def expr(entity: str, type_: str = "PER", description: str = "a person") -> dict[str, str]:
     return {"entity": entity, "type": type_, "expression": f"{entity} ({type_}) – {description}"}
 

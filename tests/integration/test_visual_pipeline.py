@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from gmner.embedded.stack import EmbeddedStack
 from tests.integration.conftest import down, extra_gateway, metric_value
-from tests.visual_testing import astronaut, coffee
+from tests.visual_testing import astronaut, coffee, two_people
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("needs_visual")]
 
@@ -79,18 +79,23 @@ def test_gmner_task_gives_boxes_without_masks(stack: EmbeddedStack) -> None:
     assert person["box"] is not None and person["mask"] is None
 
 
-def test_three_people_one_sam_encode(stack: EmbeddedStack) -> None:
+def test_two_people_three_names_one_sam_encode(stack: EmbeddedStack) -> None:
     sam = stack.url("sam")
     misses = metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="miss")
     hits = metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="hit")
-    image = _jpeg(ImageOps.mirror(astronaut()))  # a new image, never sent before
+    image = _jpeg(ImageOps.mirror(two_people()))  # two people in a new image, never sent before
     # Without knowledge the tagger's answer does not hang on what the small LLM writes: three PER.
     body = _post(
         stack, "Eileen Collins , Sally Ride and Mae Jemison smile for the camera", image, use_knowledge="false"
     )
     people = [e for e in body["entities"] if e["type"] == "PER"]
-    assert len(people) == 3 and all(e["mask"] is not None for e in people)
-    # One image, three boxes: one encoder run, however many boxes.
+    assert len(people) == 3
+    placed = [e for e in people if e["box"] is not None]
+    # Two people: the first two names each get one (left to right), the third name none, not a shared box.
+    assert len(placed) == 2 and placed[0]["box"] != placed[1]["box"]
+    assert all(e["mask"] is not None for e in placed)
+    assert people[2]["box"] is None and people[2]["mask"] is None
+    # One image, two boxes: one encoder run, however many boxes.
     assert metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="miss") == misses + 1
     assert metric_value(sam, "gmner_sam_embedding_cache_total", app="sam", result="hit") == hits
 

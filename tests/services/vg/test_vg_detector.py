@@ -21,7 +21,7 @@ from services.vg.backends.detector import DetectorVGBackend
 from services.vg.settings import VGSettings
 from shared.vision.boxes import iou
 from shared.vision.detector import DetectorConfig, DetectorMissing, DetectorWorker
-from tests.visual_testing import astronaut, b64, expr, png_bytes
+from tests.visual_testing import astronaut, b64, expr, png_bytes, side_by_side
 
 # Drawn by hand over the photos (checked by plotting them): the motorcycle of scikit-image's stereo pair
 # (left image, 741x500) and the astronaut's body.
@@ -31,13 +31,6 @@ ASTRONAUT_BODY_GOLD = (10.0, 10.0, 370.0, 512.0)
 
 def motorcycle() -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(data.stereo_motorcycle()[0]))
-
-
-def side_by_side(left: Image.Image, right: Image.Image) -> Image.Image:
-    canvas = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
-    canvas.paste(left, (0, 0))
-    canvas.paste(right, (left.width, 0))
-    return canvas
 
 
 @pytest.fixture(scope="module")
