@@ -279,9 +279,15 @@ _WORD = re.compile(r"[a-z]+")
 
 
 def matching_classes(expression: VisualExpression) -> list[str]:
-    """The COCO classes an expression can be seen as, best first (PER: person)."""
+    """The COCO classes an expression can be seen as, best first (PER: person; LOC: none).
+
+    A place is none of COCO's 80 object classes, so a LOC entity is only ever found written in the image (OCR).
+    Matching its description would ground it on whatever object the small LLM wrongly describes it as
+    ("Ohio (LOC) – My Yamaha Maxim is a small ... motorcycle" took the motorcycle's box)."""
     if expression.type is EntityType.PER:
         return ["person"]
+    if expression.type is EntityType.LOC:
+        return []
     text = f"{expression.entity} {description_of(expression)}".casefold()
     classes: list[str] = []
     for word in _WORD.findall(text):

@@ -69,6 +69,18 @@ def test_vehicle_named_in_the_post_is_grounded(vg: TestClient, ve: TestClient) -
     assert iou(tuple(ground["box"]), MOTORCYCLE_GOLD) > 0.5
 
 
+def test_a_place_described_as_the_object_in_view_is_not_grounded_on_it(vg: TestClient, ve: TestClient) -> None:
+    # The small LLM once described Ohio with the post's motorcycle; a place is never a COCO object.
+    expressions = [
+        expr("Ohio", "LOC", "My Yamaha Maxim is a small, light motorcycle."),
+        expr("Yamaha Maxim", "MISC", "a motorcycle made by Yamaha"),
+    ]
+    entail = post(ve, "/v1/entail", motorcycle(), expressions)
+    ground = post(vg, "/v1/ground", motorcycle(), expressions)
+    assert [e["groundable"] for e in entail] == [False, True]
+    assert ground[0]["box"] is None and ground[1]["box"] is not None
+
+
 def test_person_gets_the_body_box(vg: TestClient) -> None:
     [ground] = post(vg, "/v1/ground", astronaut(), [expr("Eileen Collins", "PER", "an American astronaut")])
     assert iou(tuple(ground["box"]), ASTRONAUT_BODY_GOLD) > 0.5
