@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from shared.protocol.gateway import GMNEREntity, RLEMask
+from shared.protocol.common import RLEMask
+from shared.protocol.gateway import GMNEREntity
 
 # Distinct, colour-blind-friendly-ish colours (Tableau 10); the page (static/app.js) uses the same list so an
 # entity has the same colour in the PNG and in the browser.

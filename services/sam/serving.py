@@ -11,7 +11,7 @@ from services.sam.backends.base import SegmentBackend
 from services.sam.settings import SamSettings
 from shared.errors import APIError
 from shared.images import ImageCache
-from shared.protocol.gateway import RLEMask
+from shared.protocol.common import RLEMask
 from shared.protocol.visual import Segmentation, SegmentRequest, SegmentResponse
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
 class EntityType(StrEnum):
@@ -20,6 +21,30 @@ NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_leng
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _check_box(box: list[float]) -> list[float]:
+    if not all(math.isfinite(v) for v in box):
+        raise ValueError("box coordinates must be finite numbers")
+    x1, y1, x2, y2 = box
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError("box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
+    return box
+
+
+# The one box type of every schema; clipping to an image needs the image, so stages do that.
+Box = Annotated[
+    list[float],
+    Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in original-image pixels."),
+    AfterValidator(_check_box),
+]
+
+
+class RLEMask(StrictModel):
+    """COCO run-length encoding, as `pycocotools.mask.encode` writes it (counts as a string)."""
+
+    size: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
+    counts: str
 
 
 class Entity(StrictModel):

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, StrictBool
 
-from shared.protocol.common import EntityType, NonEmptyText, StrictModel
+from shared.protocol.common import Box, EntityType, NonEmptyText, RLEMask, StrictModel
 
 
 class Task(StrEnum):
@@ -24,13 +24,6 @@ class GMNERJSONRequest(StrictModel):
     knowledge: str | None = Field(
         default=None, description="Auxiliary knowledge to use instead of asking the LLM (e.g. a dataset's file)."
     )
-
-
-class RLEMask(StrictModel):
-    """COCO run-length encoding, as `pycocotools.mask.encode` writes it (counts as a string)."""
-
-    size: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
-    counts: str
 
 
 class VisualReason(StrEnum):
@@ -52,7 +45,7 @@ class GMNEREntity(StrictModel):
     expression: str | None = None
     groundable: bool | None = None
     groundable_score: float | None = None
-    box: list[float] | None = Field(default=None, description="[x1, y1, x2, y2] in original-image pixels.")
+    box: Box | None = None
     box_score: float | None = None
     mask: RLEMask | None = None
     mask_score: float | None = None

@@ -17,7 +17,8 @@ from gateway.inputs import Post
 from gateway.overlay import MASK_ALPHA, PALETTE, entity_colour, render_overlay, render_overlay_png
 from gateway.settings import GatewaySettings
 from shared.protocol.common import EntityType
-from shared.protocol.gateway import GMNEREntity, GMNERResponse, RLEMask, Task, VisualReason
+from shared.protocol.common import RLEMask
+from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
 from tests.conftest import closed_port_url
 
 GREY = (100, 100, 100)
