@@ -185,6 +185,20 @@ def by_text(answer: GMNERResponse) -> dict[str, Any]:
     return {e.text: e for e in answer.entities}
 
 
+def test_the_fake_stages_read_both_visual_encodings() -> None:
+    params = {"expressions": [{"entity": "Idris Elba", "type": "PER", "expression": "Idris Elba (PER)"}]}
+    multipart = httpx.Request(
+        "POST",
+        "http://ve.test/v1/entail",
+        files={"request": (None, json.dumps(params), "application/json"), "image": ("image", IMAGE, "image/png")},
+    )
+    multipart.read()
+    as_json = httpx.Request(
+        "POST", "http://ve.test/v1/entail", json={**params, "image_b64": base64.b64encode(IMAGE).decode()}
+    )
+    assert read_visual(multipart) == read_visual(as_json) == (params, IMAGE)
+
+
 # --- the whole pipeline, every stage well -------------------------------------------------------------------
 
 
