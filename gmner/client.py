@@ -15,11 +15,8 @@ Answers are the gateway's own pydantic models (`GMNERResponse`). A 429 or 503 is
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
-import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +25,7 @@ from typing import Any, Self
 import httpx
 
 from shared.protocol.gateway import GMNERResponse, Task
+from shared.retry import RetryPolicy, parse_retry_after, send_with_retries, send_with_retries_sync
 
 DEFAULT_URL = os.environ.get("GMNER_URL", "http://127.0.0.1:8000")
 API_KEY_ENV = "GMNER_API_KEY"
@@ -80,6 +78,17 @@ class _Base:
         self.max_retries = max_retries
         self.max_retry_wait_s = max_retry_wait_s
         self.backoff_s = backoff_s
+        # Only a refused connection is sent again (nothing reached the server); a read error or a timeout
+        # may come after the gateway started the work, so it is reported, not repeated.
+        self.retry = RetryPolicy(
+            retries=max_retries,
+            backoff_s=backoff_s,
+            max_wait_s=max_retry_wait_s,
+            jitter=0.25,
+            statuses=RETRY_STATUSES,
+            retry_exceptions=(httpx.ConnectError,),
+            never_retry=(),
+        )
 
     @staticmethod
     def _prepare(
@@ -113,15 +122,6 @@ class _Base:
         if knowledge is not None:
             data["knowledge"] = knowledge
         return _Prepared(path, data=data, files={"image": (name, image_bytes, "application/octet-stream")})
-
-    def _wait_s(self, response: httpx.Response | None, attempt: int) -> float:
-        """How long to wait before retry `attempt` (1-based): the server's Retry-After, else exponential backoff."""
-        if response is not None:
-            after = parse_retry_after(response.headers.get("retry-after"))
-            if after is not None:
-                return min(after, self.max_retry_wait_s)
-        # Jitter so that clients refused together do not come back together.
-        return min(self.backoff_s * 2 ** (attempt - 1) * (1 + random.random() / 4), self.max_retry_wait_s)
 
     @staticmethod
     def _check(response: httpx.Response) -> httpx.Response:
@@ -222,26 +222,15 @@ class GMNERClient(_Base):
             return False
 
     def _send(self, prepared: _Prepared) -> httpx.Response:
-        attempt = 0
-        while True:
-            try:
-                response = self._http.post(prepared.path, **prepared.kwargs())
-            except httpx.ConnectError as exc:
-                # Nothing reached the server, so sending again is safe.
-                if attempt >= self.max_retries:
-                    raise _unreachable(self._http.base_url, exc) from exc
-                attempt += 1
-                time.sleep(self._wait_s(None, attempt))
-                continue
-            except httpx.TimeoutException as exc:
-                raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
-            except httpx.HTTPError as exc:
-                raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                attempt += 1
-                time.sleep(self._wait_s(response, attempt))
-                continue
-            return self._check(response)
+        try:
+            response = send_with_retries_sync(lambda _: self._http.post(prepared.path, **prepared.kwargs()), self.retry)
+        except httpx.ConnectError as exc:
+            raise _unreachable(self._http.base_url, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+        return self._check(response)
 
 
 class AsyncGMNERClient(_Base):
@@ -338,41 +327,17 @@ class AsyncGMNERClient(_Base):
             return False
 
     async def _send(self, prepared: _Prepared) -> httpx.Response:
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.post(prepared.path, **prepared.kwargs())
-            except httpx.ConnectError as exc:
-                if attempt >= self.max_retries:
-                    raise _unreachable(self._http.base_url, exc) from exc
-                attempt += 1
-                await asyncio.sleep(self._wait_s(None, attempt))
-                continue
-            except httpx.TimeoutException as exc:
-                raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
-            except httpx.HTTPError as exc:
-                raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                attempt += 1
-                await asyncio.sleep(self._wait_s(response, attempt))
-                continue
-            return self._check(response)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """`Retry-After` as seconds: either a number of seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        try:
+            response = await send_with_retries(
+                lambda _: self._http.post(prepared.path, **prepared.kwargs()), self.retry
+            )
+        except httpx.ConnectError as exc:
+            raise _unreachable(self._http.base_url, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+        return self._check(response)
 
 
 def error_from_response(response: httpx.Response) -> GMNERAPIError:

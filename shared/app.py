@@ -13,7 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import APIError
+from shared.errors import (
+    APIError,
+    InternalError,
+    InvalidInput,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+)
 from shared.logs import configure_logging
 from shared.middleware import Authenticator, RequestMiddleware
 from shared.protocol.common import ErrorResponse, HealthResponse, ReadyResponse
@@ -88,36 +95,49 @@ def create_app(
     return app
 
 
+def error_json(exc: APIError, default_stage: str) -> JSONResponse:
+    """The `ErrorResponse` of `exc`, with its status and headers; `default_stage` names this app."""
+    body = exc.to_response(default_stage).model_dump()
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers or None)
+
+
+def from_http_exception(exc: StarletteHTTPException) -> APIError:
+    """FastAPI's own errors (404, 405, a body it cannot decode) as ours, so they answer in the documented format."""
+    message = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400:
+        return InvalidInput("malformed_json", message, headers=headers)
+    if exc.status_code == 404:
+        return NotFound("not_found", message, headers=headers)
+    if exc.status_code == 405:
+        return MethodNotAllowed("method_not_allowed", message, headers=headers)
+    return APIError(exc.status_code, f"http_{exc.status_code}", message, headers=headers)
+
+
+def from_validation_error(exc: RequestValidationError) -> InvalidRequest:
+    errors = exc.errors()
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg')}")
+    code = "malformed_json" if any(e.get("type") == "json_invalid" for e in errors) else "invalid_request"
+    return InvalidRequest(code, "; ".join(parts))
+
+
 def _add_error_handlers(app: FastAPI, name: str) -> None:
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
-        body = exc.to_body()
-        if body["error"]["stage"] is None:
-            body["error"]["stage"] = name
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return error_json(exc, name)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # FastAPI's own errors (404, 405, a body it cannot decode) in our documented format, not {"detail": ...}.
-        status = exc.status_code
-        code = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed"}.get(status, f"http_{status}")
-        body = {"error": {"code": code, "message": str(exc.detail), "stage": name}}
-        return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
+        return error_json(from_http_exception(exc), name)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        parts = []
-        for err in errors[:5]:
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{loc or 'body'}: {err.get('msg')}")
-        code = "malformed_json" if any(e.get("type") == "json_invalid" for e in errors) else "invalid_request"
-        return JSONResponse({"error": {"code": code, "message": "; ".join(parts), "stage": name}}, status_code=422)
+        return error_json(from_validation_error(exc), name)
 
     @app.exception_handler(Exception)
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error")
-        return JSONResponse(
-            {"error": {"code": "internal_error", "message": f"{type(exc).__name__}", "stage": name}},
-            status_code=500,
-        )
+        return error_json(InternalError("internal_error", type(exc).__name__), name)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.middleware import AuthFailure
+from shared.errors import Forbidden, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class APIKeys:
             return None
         presented = _presented_key(headers)
         if presented is None:
-            raise AuthFailure(401, "api_key_required", "Send an API key: `Authorization: Bearer <key>` or `X-API-Key`.")
+            raise Unauthorized("api_key_required", "Send an API key: `Authorization: Bearer <key>` or `X-API-Key`.")
         self._maybe_reload()
         digest = hash_key(presented)
         name = None
@@ -83,7 +83,7 @@ class APIKeys:
             if hmac.compare_digest(known, digest):
                 name = known_name
         if name is None:
-            raise AuthFailure(403, "api_key_invalid", "The API key is not valid (unknown or revoked).")
+            raise Forbidden("api_key_invalid", "The API key is not valid (unknown or revoked).")
         return name
 
     def _maybe_reload(self) -> None:

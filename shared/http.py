@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TypeVar
@@ -12,13 +11,13 @@ from pydantic import BaseModel, ValidationError
 
 from shared.metrics import STAGE_CALLS, STAGE_LATENCY
 from shared.request_context import REQUEST_ID_HEADER, get_request_id
+from shared.retry import RETRYABLE_STATUSES, RetryPolicy, send_with_retries
 
 logger = logging.getLogger(__name__)
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
-# Statuses worth another try: the stage is busy (429) or briefly unavailable.
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+RETRYABLE_STATUS = RETRYABLE_STATUSES  # the name callers imported before shared.retry existed
 
 
 class StageError(Exception):
@@ -71,47 +70,45 @@ class StageClient:
         headers["Content-Type"] = "application/json"
         timeout = timeout_s or self.timeout_s
         started = time.perf_counter()
-        last_error: StageError | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = await self._client.post(
-                    f"{self.base_url}{path}", content=content, headers=headers, timeout=timeout
-                )
-            except httpx.TimeoutException:
-                # A timed-out call is not retried: the deadline is spent.
-                last_error = StageError(self.stage, "timeout", f"no answer within {timeout:.1f}s")
-                break
-            except httpx.TransportError as exc:
-                last_error = StageError(self.stage, "unreachable", f"{type(exc).__name__}: {exc}")
-                continue
-            if response.status_code in RETRYABLE_STATUS:
-                last_error = StageError(
-                    self.stage, f"http_{response.status_code}", _error_message(response), response.status_code
-                )
-                retry_after = response.headers.get("Retry-After")
-                if retry_after and retry_after.isdigit() and attempt < self.retries:
-                    await asyncio.sleep(min(float(retry_after), timeout))
-                continue
-            if response.status_code >= 400:
-                last_error = StageError(
-                    self.stage, f"http_{response.status_code}", _error_message(response), response.status_code
-                )
-                break
-            try:
-                parsed = response_model.model_validate_json(response.content)
-            except ValidationError as exc:
-                last_error = StageError(self.stage, "bad_response", f"unexpected answer: {exc.error_count()} errors")
-                break
+        url = f"{self.base_url}{path}"
+
+        async def send(attempt_timeout: float | None) -> httpx.Response:
+            return await self._client.post(url, content=content, headers=headers, timeout=attempt_timeout)
+
+        try:
+            # The timeout is the budget of the whole call, retries and waits included: the gateway hands each
+            # stage what is left of the request's deadline, and a retry must not outlive it.
+            response = await send_with_retries(send, self._policy(timeout), timeout_s=timeout, budget_s=timeout)
+            parsed = self._parse(response, response_model)
+        except httpx.TimeoutException:
+            # A timed-out call is not retried: the deadline is spent.
+            error = StageError(self.stage, "timeout", f"no answer within {timeout:.1f}s")
+        except httpx.TransportError as exc:
+            error = StageError(self.stage, "unreachable", f"{type(exc).__name__}: {exc}")
+        except StageError as exc:
+            error = exc
+        else:
             self._record("ok", started)
             return parsed
-        assert last_error is not None
-        self._record(last_error.reason, started)
+        self._record(error.reason, started)
         logger.warning(
-            "stage call failed", extra={"stage": self.stage, "reason": last_error.reason, "detail": last_error.message}
+            "stage call failed", extra={"stage": self.stage, "reason": error.reason, "detail": error.message}
         )
-        raise last_error
+        raise error
+
+    def _policy(self, timeout_s: float) -> RetryPolicy:
+        # Connection errors and busy/unavailable statuses are retried; a server's Retry-After is honoured up to
+        # the call's timeout.
+        return RetryPolicy(retries=self.retries, backoff_s=self.backoff_s, max_wait_s=timeout_s)
+
+    def _parse(self, response: httpx.Response, response_model: type[ResponseT]) -> ResponseT:
+        """The answer as `response_model`, or `StageError` for an error status (the last retryable one too)."""
+        if response.status_code >= 400:
+            raise StageError(self.stage, f"http_{response.status_code}", _error_message(response), response.status_code)
+        try:
+            return response_model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise StageError(self.stage, "bad_response", f"unexpected answer: {exc.error_count()} errors") from exc
 
     async def get_ok(self, path: str, timeout_s: float = 2.0) -> bool:
         try:

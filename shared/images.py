@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from shared.errors import APIError
+from shared.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from shared.settings import ImageLimits
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -36,10 +36,6 @@ class DecodedImage:
         return self.image.height
 
 
-def image_error(status: int, code: str, message: str) -> APIError:
-    return APIError(status, code, message)
-
-
 def decode_base64(data: str) -> bytes:
     """Decode standard base64, tolerating missing padding and a `data:` URL prefix."""
     if data.startswith("data:"):
@@ -49,7 +45,7 @@ def decode_base64(data: str) -> bytes:
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise image_error(400, "invalid_base64", f"image_b64 is not valid base64: {exc}") from exc
+        raise InvalidInput("invalid_base64", f"image_b64 is not valid base64: {exc}") from exc
 
 
 def encode_base64(data: bytes) -> str:
@@ -57,11 +53,11 @@ def encode_base64(data: bytes) -> str:
 
 
 def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) -> DecodedImage:
-    """Validate and decode image bytes. Raises `APIError` (4xx) with a reason for every bad input."""
+    """Validate and decode image bytes. Raises a 4xx `APIError` with a reason for every bad input."""
     if not data:
-        raise image_error(400, "empty_image", "The image is empty (0 bytes).")
+        raise InvalidInput("empty_image", "The image is empty (0 bytes).")
     if len(data) > limits.max_bytes:
-        raise image_error(413, "image_too_large", f"The image is {len(data)} bytes; the limit is {limits.max_bytes}.")
+        raise PayloadTooLarge("image_too_large", f"The image is {len(data)} bytes; the limit is {limits.max_bytes}.")
     digest = digest or hashlib.sha256(data).hexdigest()
     with warnings.catch_warnings():
         # Pillow warns, then raises, on bombs: we check the size ourselves before loading pixels.
@@ -69,20 +65,19 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
         try:
             probe = Image.open(io.BytesIO(data))
         except UnidentifiedImageError as exc:
-            raise image_error(415, "not_an_image", "The bytes are not a recognised image.") from exc
+            raise UnsupportedMediaType("not_an_image", "The bytes are not a recognised image.") from exc
         except Image.DecompressionBombError as exc:
-            raise image_error(413, "too_many_pixels", str(exc)) from exc
+            raise PayloadTooLarge("too_many_pixels", str(exc)) from exc
         fmt = (probe.format or "").upper()
         if fmt not in SUPPORTED_FORMATS:
-            raise image_error(
-                415, "unsupported_format", f"Format {fmt or 'unknown'} is not supported; use JPEG, PNG, WebP or GIF."
+            raise UnsupportedMediaType(
+                "unsupported_format", f"Format {fmt or 'unknown'} is not supported; use JPEG, PNG, WebP or GIF."
             )
         width, height = probe.size
         if width < 1 or height < 1:
-            raise image_error(400, "empty_image", "The image has no pixels.")
+            raise InvalidInput("empty_image", "The image has no pixels.")
         if width * height > limits.max_pixels or max(width, height) > limits.max_side:
-            raise image_error(
-                413,
+            raise PayloadTooLarge(
                 "too_many_pixels",
                 f"The image is {width}x{height}; limits are {limits.max_pixels} pixels and {limits.max_side} per side.",
             )
@@ -93,7 +88,7 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
             rgb = oriented.convert("RGB")
         except (OSError, SyntaxError, ValueError) as exc:
             # Pillow raises OSError("image file is truncated ...") for cut-off files.
-            raise image_error(400, "corrupt_image", f"The image could not be decoded: {exc}") from exc
+            raise InvalidInput("corrupt_image", f"The image could not be decoded: {exc}") from exc
     return DecodedImage(image=rgb, sha256=digest, format=fmt)
 
 

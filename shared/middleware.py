@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -11,6 +10,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import APIError, PayloadTooLarge, RequestTimeout, TooManyRequests
 from shared.metrics import IN_FLIGHT, KEY_REQUESTS, REJECTED, REQUEST_LATENCY, REQUESTS
 from shared.request_context import REQUEST_ID_HEADER, new_request_id, reset_request_id, set_request_id
 
@@ -19,30 +19,16 @@ logger = logging.getLogger("gmner.access")
 # Probes and scrapes are never refused and never logged per request.
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
+# A refused upload may still be streaming in: closing the connection spares reading the rest.
+CLOSE = {"Connection": "close"}
+
 
 class Authenticator(Protocol):
-    """Who is calling: a key's name, None where `path` is open, or `AuthFailure` raised."""
+    """Who is calling: a key's name, None where `path` is open, or `Unauthorized` / `Forbidden` raised."""
 
     def identify(self, path: str, headers: Mapping[str, str]) -> str | None: ...
 
     def key_limit(self) -> int: ...
-
-
-class AuthFailure(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or []
 
 
 class RequestMiddleware:
@@ -85,62 +71,57 @@ class RequestMiddleware:
         key: str | None = None
         try:
             try:
-                if self.auth is not None:
-                    try:
-                        key = self.auth.identify(path, headers)
-                    except AuthFailure as exc:
-                        extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
-                        raise _Refused(exc.status, exc.code, exc.message, extra) from exc
+                key = self.auth.identify(path, headers) if self.auth is not None else None
                 if key is not None:
                     scope.setdefault("state", {})["api_key_name"] = key
-                if unlimited:
-                    await self._serve(scope, receive, send, request_id, unlimited, key)
-                    return
-                replay = await self._read_body(receive, headers)
-                if replay is None:
-                    return  # the client went away while sending
-                if self.in_flight >= self.max_inflight:
-                    REJECTED.labels(self.app_name).inc()
-                    raise _Refused(
-                        429,
-                        "too_many_requests",
-                        f"{self.app_name} has {self.max_inflight} requests in flight; retry later.",
-                        [(b"retry-after", str(self.retry_after_s).encode())],
-                    )
-                limit = self.auth.key_limit() if self.auth is not None else 0
-                if key is not None and self.in_flight_by_key.get(key, 0) >= limit:
-                    REJECTED.labels(self.app_name).inc()
-                    raise _Refused(
-                        429,
-                        "too_many_requests",
-                        f"key {key} has {limit} requests in flight; retry later.",
-                        [(b"retry-after", str(self.retry_after_s).encode())],
-                    )
-            except _Refused as exc:
+                replay = receive
+                if not unlimited:
+                    in_memory = await self._read_body(receive, headers)
+                    if in_memory is None:
+                        return  # the client went away while sending
+                    replay = in_memory
+                    self._check_capacity(key)
+            except APIError as exc:
                 # Not the raw path: a flood of random URLs must not mint unbounded label values.
-                REQUESTS.labels(self.app_name, "rejected", scope["method"], str(exc.status)).inc()
+                REQUESTS.labels(self.app_name, "rejected", scope["method"], str(exc.status_code)).inc()
                 if key is not None:
-                    KEY_REQUESTS.labels(self.app_name, key, str(exc.status)).inc()
+                    KEY_REQUESTS.labels(self.app_name, key, str(exc.status_code)).inc()
                 await self._refuse(send, request_id, exc)
                 logger.warning(
                     "refused: %s",
                     exc.code,
-                    extra={"path": path, "status": exc.status, **({"api_key": key} if key else {})},
+                    extra={"path": path, "status": exc.status_code, **({"api_key": key} if key else {})},
                 )
                 return
             await self._serve(scope, replay, send, request_id, unlimited, key)
         finally:
             reset_request_id(token)
 
+    def _check_capacity(self, key: str | None) -> None:
+        """`TooManyRequests` when the app, or this caller's key, has no in-flight slot free."""
+        retry_after = {"Retry-After": str(self.retry_after_s)}
+        if self.in_flight >= self.max_inflight:
+            REJECTED.labels(self.app_name).inc()
+            raise TooManyRequests(
+                "too_many_requests",
+                f"{self.app_name} has {self.max_inflight} requests in flight; retry later.",
+                headers=retry_after,
+            )
+        limit = self.auth.key_limit() if self.auth is not None else 0
+        if key is not None and self.in_flight_by_key.get(key, 0) >= limit:
+            REJECTED.labels(self.app_name).inc()
+            raise TooManyRequests(
+                "too_many_requests", f"key {key} has {limit} requests in flight; retry later.", headers=retry_after
+            )
+
     async def _read_body(self, receive: Receive, headers: Mapping[str, str]) -> Receive | None:
-        """The whole body, or `_Refused` (413 too large, 408 too slow); the app then reads it from memory."""
+        """The whole body, or `PayloadTooLarge` / `RequestTimeout` raised; the app then reads it from memory."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise _Refused(
-                413,
+            raise PayloadTooLarge(
                 "body_too_large",
                 f"The request body is {declared} bytes; the limit is {self.max_body_bytes}.",
-                [(b"connection", b"close")],
+                headers=CLOSE,
             )
         chunks: list[bytes] = []
         size = 0
@@ -156,23 +137,19 @@ class RequestMiddleware:
                     raise TimeoutError
                 message = await asyncio.wait_for(receive(), wait)
             except TimeoutError:
-                raise _Refused(
-                    408,
+                raise RequestTimeout(
                     "body_timeout",
                     f"The request body arrived too slowly ({size} bytes in {time.monotonic() - started:.0f}s; "
                     f"at least {self.min_upload_bytes_per_s} bytes/s after {self.body_timeout_s:.0f}s).",
-                    [(b"connection", b"close")],
+                    headers=CLOSE,
                 ) from None
             if message["type"] == "http.disconnect":
                 return None
             body: bytes = message.get("body", b"")
             size += len(body)
             if size > self.max_body_bytes:
-                raise _Refused(
-                    413,
-                    "body_too_large",
-                    f"The request body exceeds {self.max_body_bytes} bytes.",
-                    [(b"connection", b"close")],
+                raise PayloadTooLarge(
+                    "body_too_large", f"The request body exceeds {self.max_body_bytes} bytes.", headers=CLOSE
                 )
             if body:
                 chunks.append(body)
@@ -242,17 +219,17 @@ class RequestMiddleware:
                     extra["api_key"] = key  # the key's name; the key itself is never logged
                 logger.info("request", extra=extra)
 
-    async def _refuse(self, send: Send, request_id: str, exc: _Refused) -> None:
-        body = json.dumps({"error": {"code": exc.code, "message": exc.message, "stage": self.app_name}}).encode()
+    async def _refuse(self, send: Send, request_id: str, exc: APIError) -> None:
+        body = exc.to_response(self.app_name).model_dump_json().encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": exc.status,
+                "status": exc.status_code,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (REQUEST_ID_HEADER.encode(), request_id.encode()),
                     (b"content-length", str(len(body)).encode()),
-                    *exc.headers,
+                    *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
                 ],
             }
         )

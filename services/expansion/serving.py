@@ -6,7 +6,7 @@ import asyncio
 
 from services.expansion.prompt import build_expansion_prompt, referring_expression
 from services.expansion.settings import ExpansionSettings
-from shared.errors import APIError
+from shared.errors import InvalidInput, StageUnavailable
 from shared.llm.client import LLMClient, LLMError
 from shared.llm.prompting import first_sentence
 from shared.protocol.common import EntityRef
@@ -25,13 +25,13 @@ class ServingExpansion:
         text = check_text(request.text, self.settings.max_text_chars)
         for entity in request.entities:
             if entity.text not in text:
-                raise APIError(400, "entity_not_in_text", f"Entity {entity.text!r} does not occur in the text.")
+                raise InvalidInput("entity_not_in_text", f"Entity {entity.text!r} does not occur in the text.")
         background = " ".join(part for part in (request.knowledge, request.caption) if part)
         background = background[: self.settings.max_background_chars]
         try:
             expressions = await asyncio.gather(*(self._expand_one(text, background, e) for e in request.entities))
         except LLMError as exc:
-            raise APIError(503, "llm_unavailable", f"The LLM could not answer: {exc}") from exc
+            raise StageUnavailable("llm_unavailable", f"The LLM could not answer: {exc}") from exc
         return ExpandResponse(expressions=list(expressions))
 
     async def _expand_one(self, text: str, background: str, entity: EntityRef) -> Expression:

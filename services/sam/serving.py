@@ -9,7 +9,7 @@ import numpy as np
 
 from services.sam.backends.base import SegmentBackend
 from services.sam.settings import SamSettings
-from shared.errors import APIError
+from shared.errors import InvalidInput
 from shared.images import ImageCache
 from shared.protocol.common import RLEMask
 from shared.protocol.visual import Segmentation, SegmentRequest, SegmentResponse
@@ -20,12 +20,12 @@ def check_boxes(boxes: list[list[float]]) -> np.ndarray:
     out = np.empty((len(boxes), 4), dtype=np.float64)
     for i, box in enumerate(boxes):
         if len(box) != 4:
-            raise APIError(400, "invalid_box", f"boxes[{i}] has {len(box)} numbers; a box is [x1, y1, x2, y2].")
+            raise InvalidInput("invalid_box", f"boxes[{i}] has {len(box)} numbers; a box is [x1, y1, x2, y2].")
         if not all(math.isfinite(v) for v in box):
-            raise APIError(400, "invalid_box", f"boxes[{i}] has a number that is not finite: {box}.")
+            raise InvalidInput("invalid_box", f"boxes[{i}] has a number that is not finite: {box}.")
         x1, y1, x2, y2 = box
         if x2 <= x1 or y2 <= y1:
-            raise APIError(400, "degenerate_box", f"boxes[{i}] {box} is empty: a box needs x2 > x1 and y2 > y1.")
+            raise InvalidInput("degenerate_box", f"boxes[{i}] {box} is empty: a box needs x2 > x1 and y2 > y1.")
         out[i] = box
     return out
 
@@ -37,8 +37,7 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     clipped[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
     for i, (x1, y1, x2, y2) in enumerate(clipped):
         if x2 <= x1 or y2 <= y1:
-            raise APIError(
-                400,
+            raise InvalidInput(
                 "box_outside_image",
                 f"boxes[{i}] {boxes[i].tolist()} does not overlap the {width}x{height} image.",
             )

@@ -12,6 +12,7 @@ import httpx
 
 from shared.llm.cache import LLMCache, cache_key
 from shared.metrics import LLM_COALESCED, LLM_LATENCY
+from shared.retry import RetryPolicy, send_with_retries
 from shared.settings import LLMSettings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class LLMClient:
             timeout=httpx.Timeout(settings.timeout_s),
             headers={"Authorization": f"Bearer {settings.api_key}"},
         )
+        # OpenAI-compatible servers send no Retry-After worth waiting for: a short backoff, then the next try.
+        self._retry = RetryPolicy(retries=settings.retries, backoff_s=0.2, honour_retry_after=False)
         self._inflight: dict[str, asyncio.Task[str]] = {}
         self.coalesced = {"process": 0, "redis": 0}
 
@@ -149,25 +152,22 @@ class LLMClient:
         else:
             path, body["prompt"] = "completions", prompt
         started = time.perf_counter()
-        last_exc: Exception | None = None
-        for attempt in range(self.settings.retries + 1):
-            if attempt:
-                await asyncio.sleep(0.2 * attempt)
-            try:
-                response = await self._client.post(path, json=body)
-            except httpx.TimeoutException as exc:
-                raise LLMError(f"LLM timed out after {self.settings.timeout_s}s") from exc
-            except httpx.TransportError as exc:
-                last_exc = exc
-                continue
-            if response.status_code in (429, 502, 503, 504):
-                last_exc = LLMError(f"LLM answered {response.status_code}")
-                continue
-            if response.status_code >= 400:
-                raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")
-            LLM_LATENCY.labels(self.cache.app).observe(time.perf_counter() - started)
-            return _extract_text(response.json(), self.settings.api)
-        raise LLMError(f"LLM unreachable: {last_exc}")
+        try:
+            response = await send_with_retries(lambda _: self._client.post(path, json=body), self._retry)
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"LLM timed out after {self.settings.timeout_s}s") from exc
+        except httpx.TransportError as exc:
+            raise LLMError(f"LLM unreachable: {exc}") from exc
+        if response.status_code in self._retry.statuses:
+            raise LLMError(f"LLM unreachable: LLM answered {response.status_code}")
+        if response.status_code >= 400:
+            raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise LLMError(f"malformed LLM answer (not JSON): {response.text[:200]}") from exc
+        LLM_LATENCY.labels(self.cache.app).observe(time.perf_counter() - started)
+        return _extract_text(payload, self.settings.api)
 
 
 def _extract_text(body: dict[str, Any], api: str) -> str:

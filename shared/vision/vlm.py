@@ -20,6 +20,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.metrics import LLM_LATENCY
+from shared.retry import RetryPolicy, send_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class VisionChatClient:
             headers={"Authorization": f"Bearer {config.api_key}"},
         )
         self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._retry = RetryPolicy(retries=config.retries, backoff_s=0.2, honour_retry_after=False)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -152,29 +154,22 @@ class VisionChatClient:
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        last: str = "no attempt"
-        for attempt in range(self.config.retries + 1):
-            if attempt:
-                await asyncio.sleep(0.2 * attempt)
-            try:
-                response = await self._client.post("chat/completions", json=body)
-            except httpx.TimeoutException as exc:
-                raise VLMError(f"the VLM did not answer within {self.config.timeout_s}s") from exc
-            except httpx.TransportError as exc:
-                last = f"unreachable: {type(exc).__name__}"
-                continue
-            if response.status_code in (429, 502, 503, 504):
-                last = f"answered {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise VLMError(f"the VLM answered {response.status_code}: {response.text[:200]}")
-            try:
-                payload = response.json()
-            except ValueError as exc:
-                raise VLMError("the VLM answered something that is not JSON") from exc
-            LLM_LATENCY.labels(self.app).observe(time.perf_counter() - started)
-            return payload if isinstance(payload, dict) else {}
-        raise VLMError(f"the VLM is {last}")
+        try:
+            response = await send_with_retries(lambda _: self._client.post("chat/completions", json=body), self._retry)
+        except httpx.TimeoutException as exc:
+            raise VLMError(f"the VLM did not answer within {self.config.timeout_s}s") from exc
+        except httpx.TransportError as exc:
+            raise VLMError(f"the VLM is unreachable: {type(exc).__name__}") from exc
+        if response.status_code in self._retry.statuses:
+            raise VLMError(f"the VLM answered {response.status_code} (busy or unavailable)")
+        if response.status_code >= 400:
+            raise VLMError(f"the VLM answered {response.status_code}: {response.text[:200]}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise VLMError("the VLM answered something that is not JSON") from exc
+        LLM_LATENCY.labels(self.app).observe(time.perf_counter() - started)
+        return payload if isinstance(payload, dict) else {}
 
 
 def _parse_answer(payload: dict[str, Any]) -> ChatAnswer:

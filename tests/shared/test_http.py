@@ -85,3 +85,31 @@ async def test_unexpected_answer_is_a_bad_response() -> None:
             "/x", HealthResponse(status="a", app="b"), HealthResponse
         )
     assert info.value.reason == "bad_response"
+
+
+async def test_a_retry_that_would_outlast_the_call_timeout_is_not_made() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503, headers={"Retry-After": "5"}, json={"error": {"message": "busy"}})
+
+    # The call's timeout (1 s here; in the gateway, what is left of the request's deadline) bounds its retries too.
+    with pytest.raises(StageError) as info:
+        await client_for(handler, retries=3).post("/x", HealthResponse(status="a", app="b"), HealthResponse)
+    assert len(calls) == 1
+    assert (info.value.reason, info.value.status) == ("http_503", 503)
+
+
+async def test_retry_after_is_honoured_and_each_attempt_gets_the_rest_of_the_budget() -> None:
+    timeouts: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        if len(timeouts) == 1:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"message": "busy"}})
+        return httpx.Response(200, json={"status": "ok", "app": "ner"})
+
+    result = await client_for(handler).post("/x", HealthResponse(status="a", app="b"), HealthResponse, timeout_s=0.8)
+    assert result.app == "ner"
+    assert len(timeouts) == 2 and all(0 < t <= 0.8 for t in timeouts)
