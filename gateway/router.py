@@ -8,13 +8,10 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway.inputs import read_post
 from gateway.serving import GatewayServing
+from shared.dependencies import get_serving
 from shared.protocol.gateway import GMNERJSONRequest, GMNERResponse, Task
 
 router = APIRouter(prefix="/v1", tags=["gmner"])
-
-
-def get_serving(request: Request) -> GatewayServing:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[GatewayServing, Depends(get_serving)]
