@@ -30,7 +30,6 @@ from shared.protocol.visual import (
 )
 from shared.request_context import get_request_id
 from shared.settings import ImageLimits
-from shared.validation import check_text
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -98,7 +97,7 @@ class GatewayServing:
     async def run(self, post: Post) -> GMNERResponse:
         deadline = Deadline(self.settings.deadline_s)
         timings: dict[str, float] = {}
-        text = check_text(post.text, self.settings.max_text_chars)
+        text = post.text
         if post.image is not None:
             # Validate before any stage is called, so a bad image costs the stages nothing.
             await asyncio.to_thread(decode_image, post.image, self.image_limits)
