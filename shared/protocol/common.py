@@ -23,7 +23,7 @@ NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_leng
 
 
 def _no_nul(text: str) -> str:
-    # A NUL ends a C string in the tokenizers and the LLM server: what they read would not be what was sent.
+    # A NUL is never part of a post's text: refused (as it always was) to keep it out of prompts, logs and cache keys.
     if "\x00" in text:
         raise PydanticCustomError("nul_character", "must not contain a NUL character")
     return text
