@@ -190,3 +190,14 @@ def test_the_gateway_keeps_an_expression_of_a_long_entity_within_the_stages_limi
     for expression in (None, f"{entity.text} (MISC) – a long name"):
         visual = GatewayServing._visual_expression(EntityState(entity, expression=expression))
         assert visual.entity == entity.text and len(visual.expression) == LIMIT
+
+
+def test_the_api_docs_show_the_limit_for_json_and_multipart_posts(gateway: TestClient) -> None:
+    spec = gateway.get("/openapi.json").json()
+    for path in ("/v1/gmner", "/v1/gmner/overlay"):
+        content = spec["paths"][path]["post"]["requestBody"]["content"]
+        for media_type in ("application/json", "multipart/form-data"):
+            properties = content[media_type]["schema"]["properties"]
+            assert properties["text"]["maxLength"] == LIMIT, (path, media_type)
+            caption = properties["caption"]
+            assert LIMIT in [caption.get("maxLength"), *(o.get("maxLength") for o in caption.get("anyOf", []))]
