@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 from shared.errors import InvalidInput, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from shared.images import decode_base64
 from shared.protocol.gateway import GMNERJSONRequest, Task
+from shared.validation import check_form_text
 
 
 @dataclass
@@ -72,8 +73,7 @@ async def _from_form(request: Request) -> Post:
     text = form.get("text")
     if not isinstance(text, str):
         raise InvalidRequest("invalid_request", "text: a form field `text` is required.")
-    if not text:
-        raise InvalidRequest("invalid_request", "text: String should have at least 1 character.")
+    text = check_form_text(text)
     image_field = form.get("image")
     image: bytes | None = None
     if isinstance(image_field, UploadFile):
@@ -95,7 +95,7 @@ async def _from_form(request: Request) -> Post:
     return Post(
         text,
         image,
-        caption if isinstance(caption, str) and caption else None,
+        check_form_text(caption, "caption", required=False) if isinstance(caption, str) and caption else None,
         tasks,
         use_knowledge,
         knowledge if isinstance(knowledge, str) and knowledge else None,

@@ -8,13 +8,11 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway.inputs import read_post
 from gateway.serving import GatewayServing
+from shared.dependencies import get_serving
+from shared.limits import TEXT_LIMITS
 from shared.protocol.gateway import GMNERJSONRequest, GMNERResponse, Task
 
 router = APIRouter(prefix="/v1", tags=["gmner"])
-
-
-def get_serving(request: Request) -> GatewayServing:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[GatewayServing, Depends(get_serving)]
@@ -45,6 +43,7 @@ def request_body(*, image_required: bool) -> dict[str, Any]:
     """The request body as the docs show it (the handlers read JSON or multipart by hand)."""
     json_schema = _inline_refs(GMNERJSONRequest.model_json_schema())
     form_required = ["text"]
+    max_chars = TEXT_LIMITS.max_text_chars
     if image_required:
         json_schema["required"] = [*json_schema.get("required", []), "image_b64"]
         json_schema["properties"]["image_b64"] = {"type": "string", "minLength": 1, "description": "Base64 image."}
@@ -59,9 +58,9 @@ def request_body(*, image_required: bool) -> dict[str, Any]:
                         "type": "object",
                         "required": form_required,
                         "properties": {
-                            "text": {"type": "string", "minLength": 1},
+                            "text": {"type": "string", "minLength": 1, "maxLength": max_chars},
                             "image": {"type": "string", "format": "binary"},
-                            "caption": {"type": "string"},
+                            "caption": {"type": "string", "maxLength": max_chars},
                             "tasks": {"type": "string", "enum": [t.value for t in Task], "default": "smner"},
                             "use_knowledge": {"type": "boolean"},
                             "knowledge": {"type": "string"},

@@ -15,6 +15,7 @@ from gateway.settings import GatewaySettings
 from shared.errors import APIError
 from shared.http import StageClient, StageError
 from shared.images import decode_image, encode_base64
+from shared.limits import TEXT_LIMITS
 from shared.protocol.common import Entity, EntityRef, RLEMask
 from shared.protocol.expansion import ExpandRequest, ExpandResponse
 from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
@@ -30,7 +31,6 @@ from shared.protocol.visual import (
 )
 from shared.request_context import get_request_id
 from shared.settings import ImageLimits
-from shared.validation import check_text
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -98,7 +98,7 @@ class GatewayServing:
     async def run(self, post: Post) -> GMNERResponse:
         deadline = Deadline(self.settings.deadline_s)
         timings: dict[str, float] = {}
-        text = check_text(post.text, self.settings.max_text_chars)
+        text = post.text
         if post.image is not None:
             # Validate before any stage is called, so a bad image costs the stages nothing.
             await asyncio.to_thread(decode_image, post.image, self.image_limits)
@@ -271,7 +271,9 @@ class GatewayServing:
 
     @staticmethod
     def _visual_expression(state: EntityState) -> VisualExpression:
-        return VisualExpression(entity=state.entity.text, type=state.entity.type, expression=state.fallback_expression)
+        # Cut to the limit the stages' schema sets: an entity near it plus " (TYPE) – description" would be over.
+        expression = state.fallback_expression[: TEXT_LIMITS.max_text_chars]
+        return VisualExpression(entity=state.entity.text, type=state.entity.type, expression=expression)
 
     @staticmethod
     def _set_reason(states: list[EntityState], reason: VisualReason) -> None:

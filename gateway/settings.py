@@ -7,19 +7,21 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.settings import AppSettings
 
 
 class GatewaySettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_GATEWAY_", extra="ignore")
 
-    port: int = 8000
-    ner_url: str = "http://127.0.0.1:8001"
-    expansion_url: str = "http://127.0.0.1:8002"
+    port: int = APPS["gateway"].port
+    # Each stage on its default port (shared/apps.py) on this host.
+    ner_url: str = APPS["ner"].url()
+    expansion_url: str = APPS["expansion"].url()
     # A visual stage left empty is "not deployed": entities get a reason instead of a box.
-    ve_url: str | None = "http://127.0.0.1:8003"
-    vg_url: str | None = "http://127.0.0.1:8004"
-    sam_url: str | None = "http://127.0.0.1:8005"
+    ve_url: str | None = APPS["ve"].url()
+    vg_url: str | None = APPS["vg"].url()
+    sam_url: str | None = APPS["sam"].url()
 
     ner_timeout_s: float = Field(default=60.0, gt=0)
     expansion_timeout_s: float = Field(default=60.0, gt=0)

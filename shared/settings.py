@@ -18,7 +18,6 @@ class AppSettings(BaseSettings):
     # Backpressure: beyond this many requests in flight the app answers 429 instead of queueing.
     max_inflight: int = Field(default=64, ge=1)
     retry_after_s: int = Field(default=1, ge=0)
-    max_text_chars: int = Field(default=2000, ge=1)
     # Bodies are read whole before a request takes an in-flight slot, under these limits (413 / 408): the
     # size is checked while streaming (chunked bodies too), and a client must send at least
     # `min_upload_bytes_per_s` after the first `body_timeout_s` and never pause longer than `body_timeout_s`.

@@ -1,16 +1,19 @@
-"""Checks on user text shared by every app that takes a post."""
+"""The text rules of the request schemas, for text that arrives outside one (a multipart form field)."""
 
 from __future__ import annotations
 
-from shared.errors import InvalidInput, PayloadTooLarge
+from pydantic import TypeAdapter, ValidationError
+
+from shared.errors import InvalidRequest
+from shared.protocol.common import BoundedText, PostText
+
+_POST_TEXT: TypeAdapter[str] = TypeAdapter(PostText)
+_BOUNDED_TEXT: TypeAdapter[str] = TypeAdapter(BoundedText)
 
 
-def check_text(text: str, max_chars: int, field: str = "text") -> str:
-    """Return `text` if it is usable; 400 when blank, 413 when longer than `max_chars`."""
-    if not text or not text.strip():
-        raise InvalidInput("empty_text", f"`{field}` is empty.")
-    if len(text) > max_chars:
-        raise PayloadTooLarge("text_too_long", f"`{field}` has {len(text)} characters; the limit is {max_chars}.")
-    if "\x00" in text:
-        raise InvalidInput("invalid_text", f"`{field}` contains a NUL character.")
-    return text
+def check_form_text(value: str, field: str = "text", *, required: bool = True) -> str:
+    """`value` if it passes `PostText` (`BoundedText` when not `required`); else the 422 a JSON body would get."""
+    try:
+        return (_POST_TEXT if required else _BOUNDED_TEXT).validate_python(value)
+    except ValidationError as exc:
+        raise InvalidRequest("invalid_request", f"{field}: {exc.errors()[0]['msg']}") from exc

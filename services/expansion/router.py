@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.expansion.serving import ServingExpansion
+from shared.dependencies import get_serving
 from shared.protocol.expansion import ExpandRequest, ExpandResponse
 
 router = APIRouter(prefix="/v1", tags=["expansion"])
-
-
-def get_serving(request: Request) -> ServingExpansion:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[ServingExpansion, Depends(get_serving)]

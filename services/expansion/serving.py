@@ -11,7 +11,6 @@ from shared.llm.client import LLMClient, LLMError
 from shared.llm.prompting import first_sentence
 from shared.protocol.common import EntityRef
 from shared.protocol.expansion import ExpandRequest, ExpandResponse, Expression
-from shared.validation import check_text
 
 STOP = ["\n\nBackground:", "\nBackground:", "\nText:", "\nQuestion:"]
 
@@ -22,7 +21,7 @@ class ServingExpansion:
         self.llm = llm
 
     async def expand(self, request: ExpandRequest) -> ExpandResponse:
-        text = check_text(request.text, self.settings.max_text_chars)
+        text = request.text
         for entity in request.entities:
             if entity.text not in text:
                 raise InvalidInput("entity_not_in_text", f"Entity {entity.text!r} does not occur in the text.")

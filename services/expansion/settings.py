@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.settings import AppSettings
 
 
 class ExpansionSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_EXPANSION_", extra="ignore")
 
-    port: int = 8002
+    port: int = APPS["expansion"].port
     max_tokens: int = Field(default=48, ge=4)
     # The description kept in the expression is the answer's first sentence, at most this long.
     max_description_chars: int = Field(default=160, ge=16)

@@ -2,58 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from services.ner.backends import load_backend
+from services.ner.backends import NERBackend, load_backend
 from services.ner.knowledge.bank import load_examples
 from services.ner.knowledge.embedder import SentenceEmbedder
 from services.ner.knowledge.selector import ExampleSelector
 from services.ner.router import router
 from services.ner.serving import ServingNER
 from services.ner.settings import NERSettings
-from shared.app import create_app as create_base_app
 from shared.lifecycle import build_llm_client, llm_checks, timed_load
+from shared.llm.client import LLMClient
+from shared.model_app import create_model_app
 
 APP_NAME = "ner"
 
 
+@dataclass
+class NERModels:
+    """What the NER stage loads: the tagger, and for the knowledge step the example selector and the LLM client."""
+
+    tagger: NERBackend
+    selector: ExampleSelector | None = None
+    llm: LLMClient | None = None
+
+    async def aclose(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
+
+
+def load_models(settings: NERSettings) -> NERModels:
+    # Each model timed under its own label: the tagger and the embedder load at very different costs.
+    tagger = timed_load(APP_NAME, settings.backend, lambda: load_backend(settings))
+    if not settings.knowledge_enabled:
+        return NERModels(tagger)
+    examples = load_examples(settings.examples_path)
+    embedder = timed_load(APP_NAME, "embedder", lambda: SentenceEmbedder(settings.embedder_path))
+    return NERModels(tagger, ExampleSelector(examples, embedder), build_llm_client(APP_NAME))
+
+
+async def readiness(models: NERModels) -> dict[str, str]:
+    checks = {"model": "ok"}
+    # The LLM is a soft dependency here: without it the tagger still answers, without knowledge (degraded).
+    if models.llm is not None:
+        checks |= await llm_checks(models.llm)
+    return checks
+
+
 def create_app(settings: NERSettings | None = None) -> FastAPI:
     settings = settings or NERSettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = timed_load(APP_NAME, settings.backend, lambda: load_backend(settings))
-        selector = llm = None
-        if settings.knowledge_enabled:
-            examples = load_examples(settings.examples_path)
-            embedder = timed_load(APP_NAME, "embedder", lambda: SentenceEmbedder(settings.embedder_path))
-            selector = ExampleSelector(examples, embedder)
-            llm = build_llm_client(APP_NAME)
-        app.state.serving = ServingNER(settings, backend, selector, llm)
-        try:
-            yield
-        finally:
-            if llm is not None:
-                await llm.aclose()
-
-    async def readiness(app: FastAPI) -> dict[str, str]:
-        serving: ServingNER | None = getattr(app.state, "serving", None)
-        if serving is None:
-            return {"model": "loading"}
-        checks = {"model": "ok"}
-        if serving.llm is not None:
-            checks |= await llm_checks(serving.llm)
-        return checks
-
-    app = create_base_app(
+    return create_model_app(
         name=APP_NAME,
         settings=settings,
-        lifespan=lifespan,
-        readiness=readiness,
+        router=router,
         description="Named entities of a post (PER, LOC, ORG, MISC), with LLM auxiliary knowledge.",
+        load=lambda: load_models(settings),
+        make_serving=lambda models: ServingNER(settings, models.tagger, models.selector, models.llm),
+        readiness=readiness,
     )
-    app.include_router(router)
-    return app

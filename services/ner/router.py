@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.ner.serving import ServingNER
+from shared.dependencies import get_serving
 from shared.protocol.ner import NERRequest, NERResponse
 
 router = APIRouter(prefix="/v1", tags=["ner"])
-
-
-def get_serving(request: Request) -> ServingNER:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[ServingNER, Depends(get_serving)]

@@ -11,7 +11,6 @@ from services.ner.knowledge.selector import ExampleSelector
 from services.ner.settings import NERSettings
 from shared.llm.client import LLMClient, LLMError
 from shared.protocol.ner import NERRequest, NERResponse
-from shared.validation import check_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +31,7 @@ class ServingNER:
         self.llm = llm
 
     async def recognise(self, request: NERRequest) -> NERResponse:
-        text = check_text(request.text, self.settings.max_text_chars)
-        if request.caption:
-            check_text(request.caption, self.settings.max_text_chars, "caption")
+        text = request.text
         knowledge, error = await self._knowledge(request)
         context = knowledge[: self.settings.knowledge_max_chars] if knowledge else None
         entities = await asyncio.to_thread(self.backend, text, context)

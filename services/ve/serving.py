@@ -10,7 +10,7 @@ from shared.vision.serving import ExpressionServing
 
 class ServingEntail(ExpressionServing[Entailment]):
     def __init__(self, backend: VEBackend, settings: VESettings) -> None:
-        super().__init__(backend, settings.image, settings.max_text_chars)
+        super().__init__(backend, settings.image)
         self.settings = settings
 
     async def entail(self, request: EntailRequest) -> EntailResponse:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.protocol.common import EntityType
 from shared.settings import AppSettings, ImageLimits
 from shared.vision.detector import DetectorConfig
@@ -18,7 +19,7 @@ from shared.vision.vlm import VLMConfig
 class VESettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_VE_", extra="ignore", env_file=None, env_nested_delimiter="__")
 
-    port: int = 8003
+    port: int = APPS["ve"].port
     # `detector` (embedded default: the bundled COCO-80 detector + type priors as fallback), `faces`
     # (bundled face detector + type priors), `clip` (a CLIP/SigLIP model,
     # production), `vlm` (an OpenAI-compatible vision-language model asked yes/no, production).

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.vg.serving import ServingGround
+from shared.dependencies import get_serving
 from shared.protocol.visual import GroundRequest, GroundResponse
 
 router = APIRouter(prefix="/v1", tags=["vg"])
-
-
-def get_serving(request: Request) -> ServingGround:
-    return request.app.state.serving
 
 
 ServingDep = Annotated[ServingGround, Depends(get_serving)]

@@ -10,7 +10,7 @@ from shared.vision.serving import ExpressionServing
 
 class ServingGround(ExpressionServing[Grounding]):
     def __init__(self, backend: VGBackend, settings: VGSettings) -> None:
-        super().__init__(backend, settings.image, settings.max_text_chars)
+        super().__init__(backend, settings.image)
         self.settings = settings
 
     async def ground(self, request: GroundRequest) -> GroundResponse:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.apps import APPS
 from shared.settings import AppSettings, ImageLimits
 from shared.vision.detector import DetectorConfig
 from shared.vision.faces import FaceDetectorConfig, PersonBoxRule
@@ -17,7 +18,7 @@ from shared.vision.vlm import VLMConfig
 class VGSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_VG_", extra="ignore", env_file=None, env_nested_delimiter="__")
 
-    port: int = 8004
+    port: int = APPS["vg"].port
     # `detector` (embedded default: the bundled COCO-80 detector, see shared/vision/detector.py), `faces`
     # (bundled face detector, PER only), `owlv2` / `grounding-dino` (open-vocabulary
     # detectors via transformers, production), `vlm` (an OpenAI-compatible vision-language model, production).

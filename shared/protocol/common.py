@@ -7,6 +7,9 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from shared.limits import TEXT_LIMITS
 
 
 class EntityType(StrEnum):
@@ -17,6 +20,26 @@ class EntityType(StrEnum):
 
 
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
+
+
+def _no_nul(text: str) -> str:
+    # A NUL is never part of a post's text: refused (as it always was) to keep it out of prompts, logs and cache keys.
+    if "\x00" in text:
+        raise PydanticCustomError("nul_character", "must not contain a NUL character")
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank_text", "must not be blank (only whitespace)")
+    return text
+
+
+# User text of any field (a caption, say): at most `GMNER_MAX_TEXT_CHARS` characters, no NUL; may be blank.
+BoundedText = Annotated[str, StringConstraints(max_length=TEXT_LIMITS.max_text_chars), AfterValidator(_no_nul)]
+# The text a stage works on (the post, an entity, a referring expression): bounded as above and not blank.
+# Every app enforces it at its boundary through its request schema (a 422 naming the field and the limit).
+PostText = Annotated[BoundedText, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 
 
 class StrictModel(BaseModel):
@@ -60,7 +83,7 @@ class Entity(StrictModel):
 class EntityRef(StrictModel):
     """An entity as the later stages need it: surface text and type."""
 
-    text: NonEmptyText
+    text: PostText
     type: EntityType
 
 

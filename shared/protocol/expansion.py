@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.protocol.common import EntityRef, EntityType, NonEmptyText, StrictModel
+from shared.protocol.common import BoundedText, EntityRef, EntityType, PostText, StrictModel
 
 
 class ExpandRequest(StrictModel):
-    text: NonEmptyText
-    caption: str | None = None
+    text: PostText
+    caption: BoundedText | None = None
     knowledge: str | None = Field(default=None, description="The NER step's auxiliary knowledge, as background.")
     entities: list[EntityRef] = Field(min_length=1, max_length=32)
 

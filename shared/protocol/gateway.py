@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, StrictBool
 
-from shared.protocol.common import Box, EntityType, NonEmptyText, RLEMask, StrictModel
+from shared.protocol.common import BoundedText, Box, EntityType, PostText, RLEMask, StrictModel
 
 
 class Task(StrEnum):
@@ -16,9 +16,9 @@ class Task(StrEnum):
 
 
 class GMNERJSONRequest(StrictModel):
-    text: NonEmptyText
+    text: PostText
     image_b64: str | None = Field(default=None, description="Base64 image bytes; omit for text only.")
-    caption: str | None = None
+    caption: BoundedText | None = None
     tasks: Task = Task.SMNER
     use_knowledge: StrictBool | None = None  # strict: `0` or `"yes"` is a 422
     knowledge: str | None = Field(

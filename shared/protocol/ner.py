@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, StrictBool
 
-from shared.protocol.common import Entity, NonEmptyText, StrictModel
+from shared.protocol.common import BoundedText, Entity, PostText, StrictModel
 
 
 class NERRequest(StrictModel):
-    text: NonEmptyText
-    caption: str | None = Field(default=None, description="Optional image caption given to the knowledge prompt.")
+    text: PostText
+    caption: BoundedText | None = Field(
+        default=None, description="Optional image caption given to the knowledge prompt."
+    )
     # Strict: `0`, `1` or `"yes"` are a 422, not a silently coerced boolean.
     use_knowledge: StrictBool | None = Field(
         default=None, description="Run the LLM knowledge step; null uses the service setting."

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.protocol.common import Box, EntityType, NonEmptyText, RLEMask, StrictModel
+from shared.protocol.common import Box, EntityType, PostText, RLEMask, StrictModel
 
 MAX_ITEMS_PER_CALL = 64
 
@@ -23,9 +23,9 @@ MAX_ITEMS_PER_CALL = 64
 class VisualExpression(StrictModel):
     """A referring expression and the entity it came from (backends may use either)."""
 
-    entity: NonEmptyText
+    entity: PostText
     type: EntityType
-    expression: NonEmptyText
+    expression: PostText
 
 
 class EntailParams(StrictModel):

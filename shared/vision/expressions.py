@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.errors import APIError
 from shared.protocol.visual import VisualExpression
-from shared.validation import check_text
 
 # The expansion stage writes an en dash; people and other tools write a hyphen or an em dash.
 _SEPARATOR = re.compile(r"\s+[–—-]\s+")
@@ -35,12 +33,3 @@ def fill(template: str, expression: VisualExpression, **extra: object) -> str:
         expression=expression.expression,
         **extra,
     ).strip()
-
-
-def check_expressions(expressions: list[VisualExpression], max_chars: int) -> None:
-    """Blank or oversized text is refused (400 / 413) before the image is decoded."""
-    if not expressions:
-        raise APIError(400, "no_expressions", "`expressions` is empty: send at least one.")
-    for i, expression in enumerate(expressions):
-        check_text(expression.entity, max_chars, f"expressions[{i}].entity")
-        check_text(expression.expression, max_chars, f"expressions[{i}].expression")

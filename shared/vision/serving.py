@@ -9,7 +9,6 @@ from typing import Generic, Protocol, TypeVar
 from shared.images import DecodedImage, ImageCache
 from shared.protocol.visual import VisualExpression
 from shared.settings import ImageLimits
-from shared.vision.expressions import check_expressions
 
 ResultT = TypeVar("ResultT")
 
@@ -27,14 +26,11 @@ class ExpressionServing(Generic[ResultT]):
         self,
         backend: ExpressionBackend[ResultT],
         image_limits: ImageLimits,
-        max_text_chars: int,
     ) -> None:
         self.backend = backend
         self.images = ImageCache(image_limits)
-        self.max_text_chars = max_text_chars
 
     async def results(self, image_b64: str, expressions: list[VisualExpression]) -> list[ResultT]:
-        check_expressions(expressions, self.max_text_chars)
         image = await asyncio.to_thread(self.images.decode_b64, image_b64)
         results = await self.backend.run(image, expressions)
         if len(results) != len(expressions):  # a backend bug, not bad input

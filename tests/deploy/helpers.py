@@ -18,6 +18,7 @@ from services.ner.settings import NERSettings
 from services.sam.settings import SamSettings
 from services.ve.settings import VESettings
 from services.vg.settings import VGSettings
+from shared.limits import TextLimits
 from shared.settings import ImageLimits, LLMSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,9 +60,10 @@ def env_names(settings_class: type[BaseSettings]) -> set[str]:
 
 @cache
 def shared_settings_used(app: str) -> tuple[type[BaseSettings], ...]:
-    """The shared settings an app reads, found in its source: the LLM client's and the image limits."""
+    """The shared settings an app reads: the text limits (every app, through the request schemas), and, found in
+    its source, the LLM client's and the image limits."""
     source = "\n".join(p.read_text() for p in APP_PACKAGES[app].rglob("*.py"))
-    used: list[type[BaseSettings]] = []
+    used: list[type[BaseSettings]] = [TextLimits]
     if "build_llm_client" in source or "LLMSettings" in source:
         used.append(LLMSettings)
     if "ImageLimits" in source:

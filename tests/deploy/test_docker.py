@@ -16,7 +16,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from gmner.embedded.stack import APP_MODULES
+from shared.apps import APPS
 from shared.settings import LLMSettings
 from tests.conftest import free_port
 from tests.deploy.helpers import (
@@ -215,11 +215,15 @@ print("ok")
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
-def test_entrypoint_knows_every_app_the_embedded_runner_starts() -> None:
-    assert {app: module for app, (module, _) in entrypoint_module.APPS.items()} == APP_MODULES
-    for app, (_, settings_path) in entrypoint_module.APPS.items():
-        module_name, class_name = settings_path.split(":")
-        assert getattr(importlib.import_module(module_name), class_name) is APP_SETTINGS[app]
+def test_entrypoint_serves_the_registry_apps_with_their_settings() -> None:
+    assert entrypoint_module.APPS is APPS
+    assert set(APPS) == set(APP_SETTINGS)
+    for app, spec in APPS.items():
+        assert spec.settings_class() is APP_SETTINGS[app]
+        module_name, factory = spec.factory.split(":")
+        assert callable(getattr(importlib.import_module(module_name), factory))
+        # What the healthcheck probes without importing the settings is what the settings would say.
+        assert entrypoint_module.port_of(app) == entrypoint_module.load_settings(app).port == default_port(app)
 
 
 def test_entrypoint_serves_on_the_settings_port_and_its_healthcheck_sees_it(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from shared.limits import TEXT_LIMITS
 from tests.conftest import closed_port_url, image_bytes
 
 
@@ -24,7 +25,6 @@ def client() -> Iterator[TestClient]:
             ve_url=None,
             vg_url=None,
             sam_url=None,
-            max_text_chars=100,
             stage_retries=0,
             max_body_bytes=400_000,
         )
@@ -43,13 +43,22 @@ def test_missing_text(client: TestClient) -> None:
     assert _error(client.post("/v1/gmner", data={"caption": "x"})) == (422, "invalid_request")
 
 
-def test_empty_text(client: TestClient) -> None:
-    assert _error(client.post("/v1/gmner", json={"text": "  \n"})) == (400, "empty_text")
-    assert _error(client.post("/v1/gmner", data={"text": " "})) == (400, "empty_text")
+def test_blank_text(client: TestClient) -> None:
+    for response in (client.post("/v1/gmner", json={"text": "  \n"}), client.post("/v1/gmner", data={"text": " "})):
+        assert _error(response) == (422, "invalid_request")
+        assert response.json()["error"]["message"].startswith("text: ")
 
 
-def test_text_over_limit(client: TestClient) -> None:
-    assert _error(client.post("/v1/gmner", json={"text": "a" * 101})) == (413, "text_too_long")
+def test_text_over_limit_in_json_and_form(client: TestClient) -> None:
+    limit = TEXT_LIMITS.max_text_chars
+    for response in (
+        client.post("/v1/gmner", json={"text": "a" * (limit + 1)}),
+        client.post("/v1/gmner", data={"text": "a" * (limit + 1)}),
+        client.post("/v1/gmner", json={"text": "hi", "caption": "c" * (limit + 1)}),
+        client.post("/v1/gmner", data={"text": "hi", "caption": "c" * (limit + 1)}),
+    ):
+        assert _error(response) == (422, "invalid_request")
+        assert str(limit) in response.json()["error"]["message"]
 
 
 def test_non_image_bytes(client: TestClient) -> None:

@@ -89,7 +89,7 @@ def test_priors_and_threshold_come_from_the_environment(monkeypatch: pytest.Monk
         ({"expressions": []}, 422, "invalid_request"),
         ({"expressions": [expr(f"P{i}") for i in range(MAX_ITEMS_PER_CALL + 1)]}, 422, "invalid_request"),
         ({"expressions": [{"entity": "A", "type": "PERSON", "expression": "A"}]}, 422, "invalid_request"),
-        ({"expressions": [expr("   ")]}, 400, "empty_text"),
+        ({"expressions": [expr("   ")]}, 422, "invalid_request"),
         ({"image_b64": base64.b64encode(b"not an image at all").decode()}, 415, "not_an_image"),
         ({"image_b64": "%%%"}, 400, "invalid_base64"),
         ({"image_b64": base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40).decode()}, 415, "not_an_image"),

@@ -101,7 +101,7 @@ def test_assignment_rule() -> None:
     [
         ({"expressions": []}, 422, "invalid_request"),
         ({"expressions": [expr(f"P{i}") for i in range(MAX_ITEMS_PER_CALL + 1)]}, 422, "invalid_request"),
-        ({"expressions": [expr("\t")]}, 400, "empty_text"),
+        ({"expressions": [expr("\t")]}, 422, "invalid_request"),
         ({"image_b64": base64.b64encode(b"GIF89a not really").decode()}, 415, "not_an_image"),
         ({"image_b64": ""}, 422, "invalid_request"),
     ],

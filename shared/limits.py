@@ -1,0 +1,37 @@
+"""Limits on user text, read once from the environment and shared by every app's request schemas.
+
+One setting for the whole deployment (`GMNER_MAX_TEXT_CHARS`), not one per app: the gateway forwards the
+post's text to NER and expansion and its expressions to VE and VG, so limits that could differ between apps
+would let the gateway accept a post that a stage behind it then refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TextLimits(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GMNER_", extra="ignore", env_file=None)
+
+    # The longest text, caption, entity or referring expression accepted; longer is a 422 naming the field.
+    max_text_chars: int = Field(default=2000, ge=1)
+
+
+# Read at import: the request schemas declare the limit in their types (and in the OpenAPI document), and
+# pydantic builds those once per process.
+TEXT_LIMITS = TextLimits()
+
+# The per-app variables this setting replaced (GMNER_GATEWAY_MAX_TEXT_CHARS, ...) are read by nothing now: say so,
+# rather than let a deployment that set one believe it is in force.
+_RETIRED = sorted(k for k in os.environ if re.fullmatch(r"GMNER_[A-Z]+_MAX_TEXT_CHARS", k))
+if _RETIRED:
+    logging.getLogger(__name__).warning(
+        "%s no longer apply: set GMNER_MAX_TEXT_CHARS, one limit for every app (now %d)",
+        ", ".join(_RETIRED),
+        TEXT_LIMITS.max_text_chars,
+    )
