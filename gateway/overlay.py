@@ -40,8 +40,7 @@ def decode_mask(mask: RLEMask) -> np.ndarray:
     """A COCO RLE mask as a boolean array of shape (height, width)."""
     from pycocotools import mask as mask_utils  # imported here: only needed when there is a mask
 
-    rle = {"size": list(mask.size), "counts": mask.counts.encode("ascii")}
-    return np.asarray(mask_utils.decode(rle), dtype=bool)
+    return np.asarray(mask_utils.decode({"size": list(mask.size), "counts": mask.counts.encode("ascii")}), dtype=bool)
 
 
 def is_drawn(entity: GMNEREntity) -> bool:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("examples", help="manage the knowledge step's in-context example bank")
     actions = parser.add_subparsers(dest="action", required=True)
     imp = actions.add_parser(

@@ -105,7 +105,11 @@ def _make_progress(enabled: bool, total: int) -> Callable[[], None] | None:
     except ImportError:
         return None
     bar = tqdm(total=total, desc="predicting", file=sys.stderr, dynamic_ncols=True)
-    return lambda: bar.update(1)
+
+    def advance() -> None:
+        bar.update(1)
+
+    return advance
 
 
 async def run_async(

@@ -52,7 +52,7 @@ class TransformersRecipeConfig:
 
 def _crf_module(torch: Any, num_tags: int) -> Any:
     """A linear-chain CRF (the pytorch-crf layout: transitions[i, j] scores tag i followed by tag j)."""
-    nn = torch.nn
+    from torch import nn
 
     class CRF(nn.Module):
         def __init__(self) -> None:

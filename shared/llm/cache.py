@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -51,7 +51,7 @@ class LLMCache:
         if not self.enabled:
             return None
         try:
-            value = await self._redis.get(key)
+            value = await self._get_text(key)
         except (RedisError, OSError) as exc:
             self._error("get", exc)
             return None
@@ -104,7 +104,7 @@ class LLMCache:
         if not self.enabled:
             return None
         try:
-            return await self._redis.get(key)
+            return await self._get_text(key)
         except (RedisError, OSError) as exc:
             self._error("get", exc)
             return None
@@ -120,6 +120,10 @@ class LLMCache:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+    async def _get_text(self, key: str) -> str | None:
+        # The client decodes responses (decode_responses=True); redis' types cannot tell, and say bytes | str.
+        return cast("str | None", await self._redis.get(key))
 
     def _error(self, op: str, exc: Exception) -> None:
         self.errors += 1

@@ -25,7 +25,7 @@ FEATURE_VERSION = 1
 
 
 def _shape(word: str) -> str:
-    shape = []
+    shape: list[str] = []
     for ch in word:
         c = "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else ch
         if not shape or shape[-1] != c:

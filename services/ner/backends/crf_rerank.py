@@ -304,7 +304,8 @@ class TreeEnsemble:
             return np.stack([1.0 - positive, positive], axis=1)
         scores = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        proba: np.ndarray = exp / exp.sum(axis=1, keepdims=True)  # numpy's stubs type this division as Any
+        return proba
 
 
 def choose_spans(

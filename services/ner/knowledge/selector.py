@@ -31,4 +31,5 @@ class ExampleSelector:
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.clip(norms, 1e-12, None)
+    normalised: np.ndarray = matrix / np.clip(norms, 1e-12, None)  # numpy's stubs type this division as Any
+    return normalised
