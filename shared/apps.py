@@ -34,7 +34,8 @@ class AppSpec:
     def settings_class(self) -> type[Any]:
         """Imports the settings class (and with it the app's package): only where the app is to run."""
         module, name = self.settings.split(":")
-        return getattr(importlib.import_module(module), name)
+        settings_class: type[Any] = getattr(importlib.import_module(module), name)
+        return settings_class
 
 
 # In pipeline order; the gateway, which calls the others, last (the runner starts them in this order).

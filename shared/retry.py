@@ -53,7 +53,7 @@ class RetryPolicy:
         return isinstance(exc, self.retry_exceptions) and not isinstance(exc, self.never_retry)
 
     def backoff(self, retry: int) -> float:
-        wait = self.backoff_s * 2 ** (retry - 1)
+        wait = self.backoff_s * 2.0 ** (retry - 1)
         if self.jitter:
             # So that clients refused together do not all come back together.
             wait *= 1 + random.random() * self.jitter
