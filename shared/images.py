@@ -117,6 +117,8 @@ class ImageCache:
         return len(self._items)
 
     def decode(self, data: bytes) -> DecodedImage:
+        """The decoded image for these bytes, from the LRU when the same bytes came before. Stages get bytes
+        from either request encoding (`shared.image_request`): base64 is undone before the cache, so both hit it."""
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
             cached = self._items.get(digest)
@@ -135,9 +137,6 @@ class ImageCache:
                     _, evicted = self._items.popitem(last=False)
                     self.bytes -= decoded_bytes(evicted)
         return decoded
-
-    def decode_b64(self, data: str) -> DecodedImage:
-        return self.decode(decode_base64(data))
 
 
 def decoded_bytes(decoded: DecodedImage) -> int:

@@ -33,9 +33,9 @@ class ExpressionServing(Generic[ResultT]):
         self.images = ImageCache(image_limits)
         self.max_text_chars = max_text_chars
 
-    async def results(self, image_b64: str, expressions: list[VisualExpression]) -> list[ResultT]:
+    async def results(self, image_bytes: bytes, expressions: list[VisualExpression]) -> list[ResultT]:
         check_expressions(expressions, self.max_text_chars)
-        image = await asyncio.to_thread(self.images.decode_b64, image_b64)
+        image = await asyncio.to_thread(self.images.decode, image_bytes)
         results = await self.backend.run(image, expressions)
         if len(results) != len(expressions):  # a backend bug, not bad input
             raise RuntimeError(f"backend {self.backend.name} gave {len(results)} results for {len(expressions)}")
