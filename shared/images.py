@@ -72,6 +72,9 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
             raise image_error(415, "not_an_image", "The bytes are not a recognised image.") from exc
         except Image.DecompressionBombError as exc:
             raise image_error(413, "too_many_pixels", str(exc)) from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            # A file cut inside its header (e.g. a JPEG's first segments) fails already here.
+            raise image_error(400, "corrupt_image", f"The image could not be decoded: {exc}") from exc
         fmt = (probe.format or "").upper()
         if fmt not in SUPPORTED_FORMATS:
             raise image_error(
