@@ -56,6 +56,7 @@ class FakeStages:
     """Answers like each stage; records what each one was sent."""
 
     seen: dict[str, list[Seen]] = field(default_factory=dict)
+    fail: set[str] = field(default_factory=set)  # stages that answer 503
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         stage = request.url.host
@@ -68,6 +69,8 @@ class FakeStages:
         else:
             record = Seen(content_type, json.loads(request.content), raw=request.content)
         self.seen.setdefault(stage, []).append(record)
+        if stage in self.fail:
+            return httpx.Response(503, json={"error": {"code": "llm_unavailable", "message": "down"}})
         params = record.params
         if stage == "ner":
             entities = [{"text": t, "type": k, "start": s, "end": e} for t, k, s, e in ENTITIES]
@@ -145,6 +148,19 @@ def test_visual_stages_get_the_uploaded_bytes_as_multipart(gateway: TestClient, 
     assert stages.seen["sam"][0].params == {"boxes": [[10.0, 10.0, 100.0, 200.0]] * 2}
     for stage in ("ner", "expansion"):  # text stages keep JSON
         assert all(call.content_type == "application/json" for call in stages.seen[stage])
+    # One expansion call for the post's entities, and each entity got its own expression back.
+    [expand] = stages.seen["expansion"]
+    assert [e["text"] for e in expand.params["entities"]] == ["NASA", "Eileen Collins", "Sally Ride"]
+    assert [e["expression"] for e in body["entities"]] == [f"{t} ({k}) – someone" for t, k, _, _ in ENTITIES]
+
+
+def test_a_failed_expansion_call_degrades_every_entity(gateway: TestClient, stages: FakeStages) -> None:
+    stages.fail = {"expansion"}
+    response = gateway.post("/v1/gmner", json={"text": TEXT, "tasks": "mner"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(e["expression"], e["degraded"]) for e in body["entities"]] == [(None, ["expansion"])] * 3
+    assert body["degraded"] == ["expansion"]
 
 
 def test_json_upload_is_sent_on_as_bytes_too(gateway: TestClient, stages: FakeStages) -> None:
