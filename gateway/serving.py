@@ -180,8 +180,8 @@ class GatewayServing:
     ) -> None:
         """One call with all of the post's entities, not one per entity. The stage makes the LLM calls of one
         request concurrently, so the LLM work is the same; the HTTP round trips are not. Measured with
-        `benchmarks/bench_expansion_batch.py` (3 entities, embedded gemma-3-270m, 2 busy cores): LLM cache warm,
-        median 4.8 ms batched vs 13.2 ms per entity; cold, 6.4 s vs 7.1 s (the same within the noise). The price:
+        `benchmarks/bench_expansion_batch.py --cold 8` (3 entities, embedded gemma-3-270m, 2 shared cores): cold,
+        median 2.56 s batched vs 2.84 s per entity; LLM cache warm, 2.9 ms vs 7.4 ms. The price:
         a failed call leaves every entity of the post without an expression, where it left one before."""
         request = ExpandRequest(
             text=text,
