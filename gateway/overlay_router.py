@@ -11,9 +11,8 @@ from fastapi.responses import FileResponse, Response
 from gateway.inputs import read_post
 from gateway.overlay import render_overlay, to_png
 from gateway.router import OVERLAY_REQUEST_BODY, ServingDep
-from gateway.serving import GatewayServing
 from shared.errors import APIError
-from shared.images import decode_image
+from shared.images import DecodedImage
 from shared.protocol.gateway import GMNERResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,8 +32,12 @@ async def gmner_overlay(request: Request, serving: ServingDep) -> Response:
     post = await read_post(request, serving.settings.max_body_bytes)
     if post.image is None:
         raise APIError(422, "image_required", "The overlay needs an image: send `image` (multipart) or `image_b64`.")
-    answer = await serving.run(post)
-    png = await asyncio.to_thread(_render, post.image, answer, serving)
+    # Decoded once, here, as the stages decode it (limits checked, EXIF orientation applied, so boxes land where
+    # they belong): `run` validates with these pixels instead of decoding again, and they are drawn on.
+    decoded = await serving.decode(post)
+    assert decoded is not None
+    answer = await serving.run(post, decoded)
+    png = await asyncio.to_thread(_render, decoded, answer)
     headers = {
         "X-GMNER-Entities": str(len(answer.entities)),
         "X-GMNER-Grounded": str(sum(1 for e in answer.entities if e.box is not None)),
@@ -43,9 +46,7 @@ async def gmner_overlay(request: Request, serving: ServingDep) -> Response:
     return Response(png, media_type="image/png", headers=headers)
 
 
-def _render(image_bytes: bytes, answer: GMNERResponse, serving: GatewayServing) -> bytes:
-    # Decoded as the stages decoded it (limits checked, EXIF orientation applied), so boxes land where they belong.
-    decoded = decode_image(image_bytes, serving.image_limits)
+def _render(decoded: DecodedImage, answer: GMNERResponse) -> bytes:
     return to_png(render_overlay(decoded.image, answer.entities))
 
 

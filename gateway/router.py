@@ -10,6 +10,7 @@ from gateway.inputs import read_post
 from gateway.serving import GatewayServing
 from shared.dependencies import get_serving
 from shared.limits import TEXT_LIMITS
+from shared.openapi import inline_refs
 from shared.protocol.gateway import GMNERJSONRequest, GMNERResponse, Task
 
 router = APIRouter(prefix="/v1", tags=["gmner"])
@@ -18,30 +19,9 @@ router = APIRouter(prefix="/v1", tags=["gmner"])
 ServingDep = Annotated[GatewayServing, Depends(get_serving)]
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The model's JSON schema with every `#/$defs/...` reference replaced by its definition.
-
-    Pasted into `openapi_extra`, a `$defs` reference does not resolve (OpenAPI keeps definitions under
-    `#/components/schemas`), which left fuzzers and client generators unable to build a JSON body.
-    """
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
-
-    return resolve(schema)
-
-
 def request_body(*, image_required: bool) -> dict[str, Any]:
     """The request body as the docs show it (the handlers read JSON or multipart by hand)."""
-    json_schema = _inline_refs(GMNERJSONRequest.model_json_schema())
+    json_schema = inline_refs(GMNERJSONRequest.model_json_schema())
     form_required = ["text"]
     max_chars = TEXT_LIMITS.max_text_chars
     if image_required:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from shared.metrics import STAGE_CALLS, STAGE_LATENCY
+from shared.metrics import STAGE_CALLS, STAGE_LATENCY, STAGE_REQUEST_BYTES
 from shared.request_context import REQUEST_ID_HEADER, get_request_id
 from shared.retry import RETRYABLE_STATUSES, RetryPolicy, send_with_retries
 
@@ -59,15 +60,23 @@ class StageClient:
         await self._client.aclose()
 
     async def post(
-        self, path: str, body: BaseModel, response_model: type[ResponseT], *, timeout_s: float | None = None
+        self,
+        path: str,
+        body: BaseModel,
+        response_model: type[ResponseT],
+        *,
+        timeout_s: float | None = None,
+        image: bytes | None = None,
     ) -> ResponseT:
-        """POST `body`; retry connection errors and retryable statuses; raise `StageError` otherwise."""
+        """POST `body` (JSON), or with `image` the multipart form of the visual stages; retry connection errors
+        and retryable statuses; raise `StageError` otherwise."""
         headers = {}
         request_id = get_request_id()
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
-        content = body.model_dump_json(exclude_none=True)
-        headers["Content-Type"] = "application/json"
+        # Built once: every retry resends these bytes.
+        content, headers["Content-Type"] = request_content(body, image)
+        STAGE_REQUEST_BYTES.labels(self.caller, self.stage).inc(len(content))
         timeout = timeout_s or self.timeout_s
         started = time.perf_counter()
         url = f"{self.base_url}{path}"
@@ -120,6 +129,30 @@ class StageClient:
     def _record(self, outcome: str, started: float) -> None:
         STAGE_CALLS.labels(self.caller, self.stage, outcome).inc()
         STAGE_LATENCY.labels(self.caller, self.stage).observe(time.perf_counter() - started)
+
+
+def request_content(body: BaseModel, image: bytes | None = None) -> tuple[bytes, str]:
+    """The body and its content type: `body` as JSON, or with `image` a `multipart/form-data` of a part
+    `request` (that JSON) and a part `image` (the bytes as they are), which is what the visual stages read
+    (`shared/protocol/visual.py`). Multipart rather than a binary body with the JSON in a header: the JSON
+    (up to 64 expressions) can outgrow a header, and every HTTP tool and OpenAPI describe multipart."""
+    params = body.model_dump_json(exclude_none=True).encode()
+    if image is None:
+        return params, "application/json"
+    # 128 random bits: the chance that the boundary occurs inside the image bytes is negligible.
+    boundary = os.urandom(16).hex()
+    content = b"".join(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="request"\r\n'
+            "Content-Type: application/json\r\n\r\n".encode(),
+            params,
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode(),
+            image,
+            f"\r\n--{boundary}--\r\n".encode(),
+        )
+    )
+    return content, f"multipart/form-data; boundary={boundary}"
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -68,6 +68,9 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
             raise UnsupportedMediaType("not_an_image", "The bytes are not a recognised image.") from exc
         except Image.DecompressionBombError as exc:
             raise PayloadTooLarge("too_many_pixels", str(exc)) from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            # A file cut inside its header (e.g. a JPEG's first segments) fails already here.
+            raise InvalidInput("corrupt_image", f"The image could not be decoded: {exc}") from exc
         fmt = (probe.format or "").upper()
         if fmt not in SUPPORTED_FORMATS:
             raise UnsupportedMediaType(
@@ -112,6 +115,8 @@ class ImageCache:
         return len(self._items)
 
     def decode(self, data: bytes) -> DecodedImage:
+        """The decoded image for these bytes, from the LRU when the same bytes came before. Stages get bytes
+        from either request encoding (`shared.image_request`): base64 is undone before the cache, so both hit it."""
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
             cached = self._items.get(digest)
@@ -130,9 +135,6 @@ class ImageCache:
                     _, evicted = self._items.popitem(last=False)
                     self.bytes -= decoded_bytes(evicted)
         return decoded
-
-    def decode_b64(self, data: str) -> DecodedImage:
-        return self.decode(decode_base64(data))
 
 
 def decoded_bytes(decoded: DecodedImage) -> int:

@@ -16,6 +16,8 @@ STAGE_CALLS = Counter("gmner_stage_calls_total", "Calls from one app to a stage"
 STAGE_LATENCY = Histogram(
     "gmner_stage_call_latency_seconds", "Latency of calls to a stage", ["app", "stage"], buckets=LATENCY_BUCKETS
 )
+# Body bytes of calls to a stage (counted once per call; a retry resends them): what the data path costs the network.
+STAGE_REQUEST_BYTES = Counter("gmner_stage_request_bytes_total", "Request body bytes sent to a stage", ["app", "stage"])
 LLM_CACHE = Counter("gmner_llm_cache_total", "LLM cache lookups", ["app", "result"])  # hit, miss, error
 # Calls answered by another caller's LLM call for the same key: "process" (same process), "redis" (another one).
 LLM_COALESCED = Counter("gmner_llm_coalesced_total", "LLM calls coalesced by single-flight", ["app", "scope"])

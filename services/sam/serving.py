@@ -1,4 +1,7 @@
-"""`ServingSam`: box validation beyond the schema, then the backend in a worker thread."""
+"""`ServingSam`: boxes clipped to the decoded image, then the backend in a worker thread.
+
+The schema (`shared.protocol.common.Box`) already refused boxes that are not four finite numbers with
+x2 > x1 and y2 > y1 (422); only what needs the image (a box outside it) is checked here."""
 
 from __future__ import annotations
 
@@ -12,22 +15,7 @@ from services.sam.settings import SamSettings
 from shared.errors import InvalidInput
 from shared.images import ImageCache
 from shared.protocol.common import RLEMask
-from shared.protocol.visual import Segmentation, SegmentRequest, SegmentResponse
-
-
-def check_boxes(boxes: list[list[float]]) -> np.ndarray:
-    """Shape, finiteness and orientation of every box, before the image is even decoded."""
-    out = np.empty((len(boxes), 4), dtype=np.float64)
-    for i, box in enumerate(boxes):
-        if len(box) != 4:
-            raise InvalidInput("invalid_box", f"boxes[{i}] has {len(box)} numbers; a box is [x1, y1, x2, y2].")
-        if not all(math.isfinite(v) for v in box):
-            raise InvalidInput("invalid_box", f"boxes[{i}] has a number that is not finite: {box}.")
-        x1, y1, x2, y2 = box
-        if x2 <= x1 or y2 <= y1:
-            raise InvalidInput("degenerate_box", f"boxes[{i}] {box} is empty: a box needs x2 > x1 and y2 > y1.")
-        out[i] = box
-    return out
+from shared.protocol.visual import Segmentation, SegmentParams, SegmentResponse
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -55,10 +43,10 @@ class ServingSam:
         """Image-encoder runs since start: with reuse on, one per distinct image still in the LRU."""
         return self.backend.encoder_runs
 
-    async def segment(self, request: SegmentRequest) -> SegmentResponse:
-        boxes = check_boxes(request.boxes)
+    async def segment(self, params: SegmentParams, image_bytes: bytes) -> SegmentResponse:
+        boxes = np.asarray(params.boxes, dtype=np.float64).reshape(-1, 4)
         # Decoding and SAM are CPU-bound: keep them off the event loop.
-        image = await asyncio.to_thread(self.images.decode_b64, request.image_b64)
+        image = await asyncio.to_thread(self.images.decode, image_bytes)
         clipped = clip_boxes(boxes, image.width, image.height)
         output = await asyncio.to_thread(self.backend, image, clipped)
         return SegmentResponse(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.ve.backends import VEBackend
 from services.ve.settings import VESettings
-from shared.protocol.visual import Entailment, EntailRequest, EntailResponse
+from shared.protocol.visual import Entailment, EntailParams, EntailResponse
 from shared.vision.serving import ExpressionServing
 
 
@@ -13,6 +13,6 @@ class ServingEntail(ExpressionServing[Entailment]):
         super().__init__(backend, settings.image)
         self.settings = settings
 
-    async def entail(self, request: EntailRequest) -> EntailResponse:
-        results = await self.results(request.image_b64, request.expressions)
+    async def entail(self, params: EntailParams, image: bytes) -> EntailResponse:
+        results = await self.results(image, params.expressions)
         return EntailResponse(results=results, backend=self.backend.name)

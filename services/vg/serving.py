@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.vg.backends import VGBackend
 from services.vg.settings import VGSettings
-from shared.protocol.visual import Grounding, GroundRequest, GroundResponse
+from shared.protocol.visual import Grounding, GroundParams, GroundResponse
 from shared.vision.serving import ExpressionServing
 
 
@@ -13,6 +13,6 @@ class ServingGround(ExpressionServing[Grounding]):
         super().__init__(backend, settings.image)
         self.settings = settings
 
-    async def ground(self, request: GroundRequest) -> GroundResponse:
-        results = await self.results(request.image_b64, request.expressions)
+    async def ground(self, params: GroundParams, image: bytes) -> GroundResponse:
+        results = await self.results(image, params.expressions)
         return GroundResponse(results=results, backend=self.backend.name)

@@ -6,12 +6,14 @@ from pydantic import Field
 
 from shared.protocol.common import BoundedText, EntityRef, EntityType, PostText, StrictModel
 
+MAX_EXPAND_ENTITIES = 32
+
 
 class ExpandRequest(StrictModel):
     text: PostText
     caption: BoundedText | None = None
     knowledge: str | None = Field(default=None, description="The NER step's auxiliary knowledge, as background.")
-    entities: list[EntityRef] = Field(min_length=1, max_length=32)
+    entities: list[EntityRef] = Field(min_length=1, max_length=MAX_EXPAND_ENTITIES)
 
 
 class Expression(StrictModel):

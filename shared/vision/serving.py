@@ -30,8 +30,8 @@ class ExpressionServing(Generic[ResultT]):
         self.backend = backend
         self.images = ImageCache(image_limits)
 
-    async def results(self, image_b64: str, expressions: list[VisualExpression]) -> list[ResultT]:
-        image = await asyncio.to_thread(self.images.decode_b64, image_b64)
+    async def results(self, image_bytes: bytes, expressions: list[VisualExpression]) -> list[ResultT]:
+        image = await asyncio.to_thread(self.images.decode, image_bytes)
         results = await self.backend.run(image, expressions)
         if len(results) != len(expressions):  # a backend bug, not bad input
             raise RuntimeError(f"backend {self.backend.name} gave {len(results)} results for {len(expressions)}")

@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.inputs import Post
 from gateway.overlay import MASK_ALPHA, PALETTE, entity_colour, render_overlay, render_overlay_png
 from gateway.settings import GatewaySettings
+from shared.images import DecodedImage
 from shared.protocol.common import EntityType, RLEMask
 from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
 from tests.conftest import closed_port_url
@@ -169,7 +170,8 @@ def client(monkeypatch: pytest.MonkeyPatch, seen: list[Post]) -> Iterator[TestCl
     )
     app = create_app(settings)
 
-    async def run(post: Post) -> GMNERResponse:
+    async def run(post: Post, decoded: DecodedImage | None = None) -> GMNERResponse:
+        assert decoded is not None and (decoded.width, decoded.height) == (WIDTH, HEIGHT)
         seen.append(post)
         return GMNERResponse(request_id="r1", text=post.text, tasks=post.tasks, entities=entities(), degraded=["vg"])
 
