@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -34,6 +35,8 @@ from shared.protocol.visual import (
 )
 from shared.request_context import get_request_id
 from shared.settings import ImageLimits
+
+logger = logging.getLogger(__name__)
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -301,13 +304,26 @@ class GatewayServing:
             return None
         started = time.perf_counter()
         try:
-            return await client.post(path, body, response_model, timeout_s=deadline.budget(timeout_s), image=image.part)
+            answer = await client.post(
+                path, body, response_model, timeout_s=deadline.budget(timeout_s), image=image.part
+            )
         except StageError:
             for state in affected:
                 state.fail(client.stage)
             return None
         finally:
             timings[client.stage] = _ms(started)
+        results: list[object] = getattr(answer, "results", [])
+        if len(results) != len(affected):
+            # A stage bug, not the client's: the results cannot be matched to entities, so none is used.
+            logger.warning(
+                "stage answered the wrong number of results",
+                extra={"stage": client.stage, "results": len(results), "expected": len(affected)},
+            )
+            for state in affected:
+                state.fail(client.stage)
+            return None
+        return answer
 
     @staticmethod
     def _visual_expression(state: EntityState) -> VisualExpression:

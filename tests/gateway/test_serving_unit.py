@@ -118,15 +118,16 @@ class FakeStages:
         )
 
     def expansion(self, request: httpx.Request) -> httpx.Response:
-        (entity,) = json.loads(request.content)["entities"]
-        expression = f"{entity['text']} ({entity['type']}) – described"
-        answer = {
-            "entity": entity["text"],
-            "type": entity["type"],
-            "description": "described",
-            "expression": expression,
-        }
-        return httpx.Response(200, json={"expressions": [answer]})
+        answers = [
+            {
+                "entity": entity["text"],
+                "type": entity["type"],
+                "description": "described",
+                "expression": f"{entity['text']} ({entity['type']}) – described",
+            }
+            for entity in json.loads(request.content)["entities"]
+        ]
+        return httpx.Response(200, json={"expressions": answers})
 
     def ve(self, request: httpx.Request) -> httpx.Response:
         body, image = read_visual(request)
@@ -216,7 +217,7 @@ async def test_every_stage_answers_and_each_gets_only_what_it_needs() -> None:
     assert idris.expression == "Idris Elba (PER) – described"
     assert (london.groundable, london.box, london.visual_reason) == (False, None, "not_groundable")
     # One visual call per stage with all of the post's items: VE both, VG the groundable one, SAM its box.
-    assert [stages.count(s) for s in ("ner", "expansion", "ve", "vg", "sam")] == [1, 2, 1, 1, 1]
+    assert [stages.count(s) for s in ("ner", "expansion", "ve", "vg", "sam")] == [1, 1, 1, 1, 1]
     assert [e["entity"] for e in stages.sent("ve")["expressions"]] == ["Idris Elba", "London"]
     assert [e["entity"] for e in stages.sent("vg")["expressions"]] == ["Idris Elba"]
     assert stages.sent("sam")["boxes"] == [BOX]
@@ -326,11 +327,6 @@ async def test_sam_failing_keeps_the_boxes(failure: str) -> None:
     assert answer.degraded == ["sam"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/serving.py zips results with strict=True: a stage answering the wrong number of results "
-    "raises ValueError (a 500) instead of degrading; the fix belongs in GatewayServing._call",
-)
 @pytest.mark.parametrize("stage", VISUAL)
 async def test_a_stage_answering_the_wrong_number_of_results_degrades(stage: str) -> None:
     stages = FakeStages(groundable_types=frozenset({"PER", "LOC"}))
@@ -382,18 +378,13 @@ async def test_expansion_failing_falls_back_to_name_and_type(failure: str) -> No
     assert answer.degraded == ["expansion"]
 
 
-async def test_one_entity_failing_expansion_does_not_touch_the_other() -> None:
+async def test_one_failed_expansion_call_degrades_every_entity_of_the_post() -> None:
+    # All entities of a post are expanded in one call, so its failure is theirs.
     stages = FakeStages()
-
-    def expansion(request: httpx.Request) -> httpx.Response:
-        (entity,) = json.loads(request.content)["entities"]
-        return error(500) if entity["text"] == "London" else stages.expansion(request)
-
-    stages.override["expansion"] = expansion
+    stages.override["expansion"] = lambda request: error(500)
     answer = await run(stages)
-    idris, london = by_text(answer)["Idris Elba"], by_text(answer)["London"]
-    assert (idris.expression, idris.degraded) == ("Idris Elba (PER) – described", [])
-    assert (london.expression, london.degraded) == (None, ["expansion"])
+    assert stages.count("expansion") == 1  # one call (a 500 is not retried)
+    assert all((e.expression, e.degraded) == (None, ["expansion"]) for e in answer.entities)
 
 
 async def test_a_failed_knowledge_step_is_reported_at_the_top() -> None:
@@ -412,7 +403,7 @@ async def test_no_entities_calls_nothing_after_ner() -> None:
 async def test_entities_beyond_max_entities_are_dropped() -> None:
     stages = FakeStages(entities=[IDRIS] * 20)
     answer = await run(stages, post(tasks=Task.MNER))
-    assert len(answer.entities) == GatewaySettings().max_entities == stages.count("expansion")
+    assert len(answer.entities) == GatewaySettings().max_entities == len(stages.sent("expansion")["entities"])
 
 
 # --- the request's deadline ---------------------------------------------------------------------------------
