@@ -234,9 +234,9 @@ class GatewayServing:
         if entail is None:
             return None
         grounded: list[EntityState] = []
-        for state, result in zip(states, entail.results, strict=True):
-            state.groundable, state.groundable_score = result.groundable, result.score
-            if result.groundable:
+        for state, entailment in zip(states, entail.results, strict=True):
+            state.groundable, state.groundable_score = entailment.groundable, entailment.score
+            if entailment.groundable:
                 grounded.append(state)
             else:
                 state.reason = VisualReason.NOT_GROUNDABLE
@@ -257,11 +257,11 @@ class GatewayServing:
         if ground is None:
             return None
         boxed: list[EntityState] = []
-        for state, result in zip(grounded, ground.results, strict=True):
-            if result.box is None:
+        for state, grounding in zip(grounded, ground.results, strict=True):
+            if grounding.box is None:
                 state.reason = VisualReason.NOT_FOUND
                 continue
-            state.box, state.box_score = result.box, result.score
+            state.box, state.box_score = grounding.box, grounding.score
             boxed.append(state)
         if not boxed or post.tasks is not Task.SMNER:
             return None
@@ -281,8 +281,8 @@ class GatewayServing:
         )
         if segment is None:
             return None
-        for state, result in zip(boxed, segment.results, strict=True):
-            state.mask, state.mask_score = result.mask, result.score
+        for state, segmentation in zip(boxed, segment.results, strict=True):
+            state.mask, state.mask_score = segmentation.mask, segmentation.score
         return None
 
     async def _call(
