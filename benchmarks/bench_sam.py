@@ -111,8 +111,8 @@ def main() -> None:
     embedding = backend.encode_image(decoded)
     print(f"encode (resize, normalise, image encoder): {fmt(encode)}")
     for n in (1, 6):
-        box_t = torch.tensor(boxes_for(image, n), dtype=torch.float32, device=backend.predictor.device)
-        dec = timed(lambda box_t=box_t: backend.decode_boxes(embedding, box_t), args.repeats)
+        box_t = torch.tensor(boxes_for(image, n), dtype=torch.float32, device=backend.device)
+        dec = timed(lambda box_t=box_t: backend.decode(embedding, box_t), args.repeats)
         per_box = [s / n for s in dec]
         print(f"decode {n} box(es) in one batched call, per box: {fmt(per_box)}")
 
