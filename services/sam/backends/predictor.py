@@ -23,6 +23,7 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from services.sam.backends.base import MaskResult, SegmentBackend, SegmentOutput
+from services.sam.backends.decoder import predict_masks
 from services.sam.embeddings import EmbeddingCache, ImageEmbedding
 from services.sam.settings import SamSettings
 from shared.images import DecodedImage
@@ -157,12 +158,13 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
         """All boxes (input coordinates) in one batched prompt-encoder + mask-decoder call against one
         embedding: low-resolution logits (N, h, w) and predicted IoU (N,) of the mask kept per box."""
         sparse, dense = self.model.prompt_encoder(points=None, boxes=boxes, masks=None)
-        low_res, iou = self.model.mask_decoder(
-            image_embeddings=embedding.features,
-            image_pe=self.model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=self.multimask_output,
+        low_res, iou = predict_masks(
+            self.model.mask_decoder,
+            embedding.features,
+            self.model.prompt_encoder.get_dense_pe(),
+            sparse,
+            dense,
+            self.multimask_output,
         )
         if self.multimask_output:
             best = iou.argmax(dim=1)
