@@ -17,7 +17,7 @@ import io
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--image", default=None, help="an image file; default: scikit-image's astronaut (512x512)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--requests-only", action="store_true", help="skip the encode / decode parts")
     args = parser.parse_args()
 
     settings = SamSettings(
@@ -106,44 +107,66 @@ def main() -> None:
     print(f"image: {args.image or 'skimage astronaut'} {image.width}x{image.height}")
     decoded: DecodedImage = decode_image(variant(image, 0), ImageLimits())
 
-    # Stage parts, straight on the backend.
-    encode = timed(lambda: backend.encode_image(decoded), args.repeats)
-    embedding = backend.encode_image(decoded)
-    print(f"encode (resize, normalise, image encoder): {fmt(encode)}")
-    for n in (1, 6):
-        box_t = torch.tensor(boxes_for(image, n), dtype=torch.float32, device=backend.predictor.device)
-        dec = timed(lambda box_t=box_t: backend.decode_boxes(embedding, box_t), args.repeats)
-        per_box = [s / n for s in dec]
-        print(f"decode {n} box(es) in one batched call, per box: {fmt(per_box)}")
+    if args.requests_only:
+        return requests(settings, backend, image, args.repeats)
+    # Stage parts, straight on the backend (under inference mode, as its `forward` runs them).
+    with torch.inference_mode():
+        encode = timed(lambda: backend.encode_image(decoded), args.repeats)
+        embedding = backend.encode_image(decoded)
+        print(f"encode (resize, normalise, image encoder): {fmt(encode)}")
+        for n in (1, 6):
+            box_t = torch.tensor(boxes_for(image, n), dtype=torch.float32, device=backend.device)
+            dec = timed(lambda box_t=box_t: backend.decode(embedding, box_t), args.repeats)
+            print(f"decode {n} box(es) in one batched call, per box: {fmt([s / n for s in dec])}")
+            low_res, _ = backend.decode(embedding, box_t)
+            up = timed(
+                lambda low_res=low_res: backend.upsample(low_res, embedding.input_size, embedding.original_size),
+                args.repeats,
+            )
+            print(f"upsample + threshold {n} mask(s), per box: {fmt([s / n for s in up])}")
 
-    # Whole requests through the app, reuse on vs off, each post with new image bytes.
-    results: dict[tuple[bool, int], float] = {}
+    requests(settings, backend, image, args.repeats)
+
+
+def requests(settings: SamSettings, backend: PredictorBackend, image: Image.Image, repeats: int) -> None:
+    """Whole requests through the app, reuse on vs off"""
+    # Whole requests through the app, reuse on vs off, each post with new image bytes. On and off alternate
+    # within each repeat, so a change in the machine's load hits both alike.
     model = backend.model
     counter = iter(range(1, 1_000_000))
+    clients = {}
     for reuse in (True, False):
         app_settings = settings.model_copy(update={"embedding_reuse": reuse})
         app_backend = PredictorBackend.from_settings(model, backend.name, app_settings)
-        with TestClient(create_app(app_settings, backend=app_backend)) as client:
-            for n in (1, 3, 6):
-                boxes = boxes_for(image, n)
+        clients[reuse] = TestClient(create_app(app_settings, backend=app_backend)).__enter__()
+    # Wall time and this process's CPU time (every thread: client, app, model): on a machine shared with
+    # other jobs the CPU time moves much less than the wall time.
+    wall: dict[tuple[bool, int], list[float]] = {(r, n): [] for r in (True, False) for n in (1, 3, 6)}
+    cpu: dict[tuple[bool, int], list[float]] = {(r, n): [] for r in (True, False) for n in (1, 3, 6)}
+    for round_ in range(repeats + 1):  # round 0 warms up
+        for n in (1, 3, 6):
+            for reuse in (True, False):
                 # Bodies are made before timing: JPEG-encoding the variants is the client's cost, not ours.
-                bodies = iter(
-                    [
-                        {"image_b64": base64.b64encode(variant(image, next(counter))).decode(), "boxes": boxes}
-                        for _ in range(args.repeats + 1)
-                    ]
-                )
-
-                def post(bodies: Iterator[dict[str, object]] = bodies) -> None:
-                    resp = client.post("/v1/segment", json=next(bodies))
-                    resp.raise_for_status()
-
-                samples = timed(post, args.repeats)
-                results[(reuse, n)] = statistics.median(samples)
-                print(f"request, {n} box(es), reuse {'on ' if reuse else 'off'}: {fmt(samples)}")
-    for n in (1, 3, 6):
-        ratio = results[(False, n)] / results[(True, n)]
-        print(f"{n} box(es): reuse off / on = {ratio:.2f}x")
+                body = {
+                    "image_b64": base64.b64encode(variant(image, next(counter))).decode(),
+                    "boxes": boxes_for(image, n),
+                }
+                started, started_cpu = time.perf_counter(), time.process_time()
+                clients[reuse].post("/v1/segment", json=body).raise_for_status()
+                if round_:
+                    wall[(reuse, n)].append(time.perf_counter() - started)
+                    cpu[(reuse, n)].append(time.process_time() - started_cpu)
+    print(f"\nper request, median of {repeats}: reuse on / reuse off / off over on")
+    for label, samples in (("wall", wall), ("cpu", cpu)):
+        for n in (1, 3, 6):
+            on, off = statistics.median(samples[(True, n)]), statistics.median(samples[(False, n)])
+            ratios = sorted(b / a for a, b in zip(samples[(True, n)], samples[(False, n)], strict=True))
+            print(
+                f"{label:>4} {n} box(es): {on * 1000:8.0f} ms / {off * 1000:8.0f} ms / {off / on:5.2f}x "
+                f"(per-round ratios {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
+    for client in clients.values():
+        client.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class ServingSam:
         # Decoding and SAM are CPU-bound: keep them off the event loop.
         image = await asyncio.to_thread(self.images.decode, image_bytes)
         clipped = clip_boxes(boxes, image.width, image.height)
-        output = await asyncio.to_thread(self.backend, image, clipped)
+        output = await self.backend.run(image, clipped)
         return SegmentResponse(
             results=[
                 Segmentation(

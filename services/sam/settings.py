@@ -33,7 +33,7 @@ class SamSettings(AppSettings):
     embedding_reuse: bool = True
     # True: each box gets SAM's three candidate masks and the one with the highest predicted IoU is kept.
     multimask_output: bool = False
-    # Boxes of one request are decoded in one batched call, split only so that the full-resolution float
-    # masks of one call stay under this many pixels (boxes x height x width).
+    # Boxes of one request are decoded in one batched call; their masks are upsampled to the original size in
+    # chunks, so that the full-resolution float masks of one chunk stay under this many pixels (boxes x h x w).
     decode_max_pixels: int = Field(default=64_000_000, ge=1)
     image: ImageLimits = Field(default_factory=ImageLimits)

@@ -9,15 +9,13 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.apps import APPS
 from shared.protocol.common import EntityType
-from shared.settings import AppSettings, ImageLimits
-from shared.vision.detector import DetectorConfig
-from shared.vision.faces import FaceDetectorConfig
-from shared.vision.ocr import OCRConfig
-from shared.vision.vlm import VLMConfig
+from shared.vision.settings import VisualStageSettings
 
 
-class VESettings(AppSettings):
-    model_config = SettingsConfigDict(env_prefix="GMNER_VE_", extra="ignore", env_file=None, env_nested_delimiter="__")
+class VESettings(VisualStageSettings):
+    """Device, torch threads, image limits and the detector / OCR / faces / VLM configs: `VisualStageSettings`."""
+
+    model_config = SettingsConfigDict(env_prefix="GMNER_VE_")
 
     port: int = APPS["ve"].port
     # `detector` (embedded default: the bundled COCO-80 detector + type priors as fallback), `faces`
@@ -26,10 +24,6 @@ class VESettings(AppSettings):
     backend: Literal["detector", "faces", "clip", "vlm"] = "detector"
     # `groundable = score >= threshold`; null takes the backend's default (see the README's calibration notes).
     threshold: float | None = None
-    device: str = "cpu"
-    # 0 leaves torch's default; a small number keeps one app from taking every core of a shared machine.
-    torch_threads: int = Field(default=0, ge=0)
-    image: ImageLimits = Field(default_factory=ImageLimits)
 
     # clip: a local path or hub id of a CLIP or SigLIP checkpoint (AutoModel + AutoProcessor).
     clip_model: str | None = None
@@ -37,22 +31,17 @@ class VESettings(AppSettings):
     clip_template: str = "a photo of {entity}, {description}"
     clip_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    # vlm: the server, and the question asked per expression (same fields as `clip_template`).
-    vlm: VLMConfig = Field(default_factory=VLMConfig)
+    # vlm: the question asked per expression (same fields as `clip_template`).
     vlm_question: str = (
         "Is {entity} ({description}) visible in this image? Answer yes only if {entity} itself can be seen. "
         "Answer yes or no."
     )
 
-    # faces: the detector, and the score given to each non-PER type (PER's is the best person's score).
+    # faces: the score given to each non-PER type (PER's is the best person's score).
     # Defaults: the share of entities of that type that have a box in Twitter-GMNER v2's train split
     # (exact name match; PER is 0.65 for comparison). All are under 0.5, so with the default threshold
     # those types are never groundable: the best a constant answer can do on that data.
-    faces: FaceDetectorConfig = Field(default_factory=FaceDetectorConfig)
     faces_priors: dict[EntityType, float] = Field(
         default_factory=lambda: {EntityType.LOC: 0.09, EntityType.ORG: 0.27, EntityType.MISC: 0.26}
     )
-    # detector: the Node worker running the COCO-80 CenterNet (non-PER fallback priors: `faces_priors`).
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
-    ocr: OCRConfig = Field(default_factory=OCRConfig)
+    # (The detector backend uses `faces_priors` too, as its fallback for non-PER types.)

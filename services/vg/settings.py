@@ -8,25 +8,20 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.apps import APPS
-from shared.settings import AppSettings, ImageLimits
-from shared.vision.detector import DetectorConfig
-from shared.vision.faces import FaceDetectorConfig, PersonBoxRule
-from shared.vision.ocr import OCRConfig
-from shared.vision.vlm import VLMConfig
+from shared.vision.faces import PersonBoxRule
+from shared.vision.settings import VisualStageSettings
 
 
-class VGSettings(AppSettings):
-    model_config = SettingsConfigDict(env_prefix="GMNER_VG_", extra="ignore", env_file=None, env_nested_delimiter="__")
+class VGSettings(VisualStageSettings):
+    """Device, torch threads, image limits and the detector / OCR / faces / VLM configs: `VisualStageSettings`."""
+
+    model_config = SettingsConfigDict(env_prefix="GMNER_VG_")
 
     port: int = APPS["vg"].port
     # `detector` (embedded default: the bundled COCO-80 detector, see shared/vision/detector.py), `faces`
     # (bundled face detector, PER only), `owlv2` / `grounding-dino` (open-vocabulary
     # detectors via transformers, production), `vlm` (an OpenAI-compatible vision-language model, production).
     backend: Literal["detector", "faces", "owlv2", "grounding-dino", "vlm"] = "detector"
-    device: str = "cpu"
-    # 0 leaves torch's default; a small number keeps one app from taking every core of a shared machine.
-    torch_threads: int = Field(default=0, ge=0)
-    image: ImageLimits = Field(default_factory=ImageLimits)
     # A box scoring below this is answered as null (0 = always the best box).
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -38,10 +33,9 @@ class VGSettings(AppSettings):
     detector_query: str = "{description}"
     detector_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
-    # vlm: the server, the prompt (fields as above plus {width} and {height}, the size of the image sent) and
+    # vlm: the prompt (fields as above plus {width} and {height}, the size of the image sent) and
     # how the model writes coordinates: "pixels" of the image sent (Qwen2.5-VL), "norm1000" (0-1000,
     # Qwen2-VL and others) or "norm1" (0-1).
-    vlm: VLMConfig = Field(default_factory=VLMConfig)
     vlm_prompt: str = (
         'Locate {entity} ({description}) in the image. Reply with JSON only: {{"box": [x1, y1, x2, y2]}} with '
         'the pixel coordinates of the box around it in this {width}x{height} image, or {{"box": null}} if it '
@@ -49,15 +43,9 @@ class VGSettings(AppSettings):
     )
     vlm_coordinates: Literal["pixels", "norm1000", "norm1"] = "pixels"
 
-    # faces: the detector, the face -> person box rule, and the documented assignment rules.
-    faces: FaceDetectorConfig = Field(default_factory=FaceDetectorConfig)
+    # faces: the face -> person box rule, and the documented assignment rules.
     person_box: PersonBoxRule = Field(default_factory=PersonBoxRule)
     # More PER entities than people found: the extra ones get the largest person ("largest") or null ("none").
     faces_extra_per: Literal["largest", "none"] = "largest"
     # Non-PER entities: null ("none") or the whole image ("image", score 0).
     faces_non_per: Literal["none", "image"] = "none"
-
-    # detector: the Node worker running the COCO-80 CenterNet.
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    # detector: names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
-    ocr: OCRConfig = Field(default_factory=OCRConfig)

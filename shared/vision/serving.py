@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-from shared.images import DecodedImage, ImageCache
+from shared.images import ImageCache
 from shared.protocol.visual import VisualExpression
 from shared.settings import ImageLimits
+from shared.vision.pipeline import VisualBackend
 
 ResultT = TypeVar("ResultT")
-
-
-class ExpressionBackend(Protocol[ResultT]):
-    name: str
-
-    def run(self, image: DecodedImage, expressions: list[VisualExpression]) -> Awaitable[list[ResultT]]: ...
 
 
 class ExpressionServing(Generic[ResultT]):
@@ -24,7 +18,7 @@ class ExpressionServing(Generic[ResultT]):
 
     def __init__(
         self,
-        backend: ExpressionBackend[ResultT],
+        backend: VisualBackend[list[VisualExpression], list[ResultT]],
         image_limits: ImageLimits,
     ) -> None:
         self.backend = backend

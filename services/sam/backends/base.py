@@ -1,14 +1,13 @@
-"""The SAM backend interface (HF-pipeline shape: `preprocess` / `_forward` / `postprocess`, public `__call__`)."""
+"""What a SAM backend answers: one RLE mask per box, and whether the image's embedding came from the cache."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from shared.images import DecodedImage
+from shared.vision.pipeline import VisualBackend
 
 
 @dataclass(frozen=True)
@@ -27,25 +26,11 @@ class SegmentOutput:
     embedding_cached: bool  # every box was decoded from an embedding computed by an earlier request
 
 
-class SegmentBackend(ABC):
-    """Turns an image and validated boxes (float32 array of shape (N, 4), x1 y1 x2 y2, inside the image) into
-    one mask per box. Implementations are called from a worker thread and must be safe to call concurrently."""
-
-    name: str
+class SegmentBackend(VisualBackend[np.ndarray, SegmentOutput]):
+    """What the SAM serving class calls: an image and validated boxes (float32 array of shape (N, 4), x1 y1
+    x2 y2, inside the image) in, one mask per box out."""
 
     @property
     @abstractmethod
     def encoder_runs(self) -> int:
         """How many times the image encoder has run since the backend was loaded."""
-
-    @abstractmethod
-    def preprocess(self, image: DecodedImage, boxes: np.ndarray) -> Any: ...
-
-    @abstractmethod
-    def _forward(self, inputs: Any) -> Any: ...
-
-    @abstractmethod
-    def postprocess(self, outputs: Any) -> SegmentOutput: ...
-
-    def __call__(self, image: DecodedImage, boxes: np.ndarray) -> SegmentOutput:
-        return self.postprocess(self._forward(self.preprocess(image, boxes)))

@@ -1,45 +1,54 @@
-"""The one code path for every SAM-family model: segment-anything's `SamPredictor` plus an embedding LRU.
+"""The one code path for every SAM-family model (`sam`: ViT-B/L/H checkpoints, `litemedsam`: TinyViT): a
+`segment_anything.modeling.Sam` run as a `VisualPipeline`, with an embedding LRU.
 
-Both backends (`sam`: ViT-B/L/H checkpoints, `litemedsam`: TinyViT) build a `segment_anything.modeling.Sam`
-and hand it to `PredictorBackend`, so encoding, prompting, mask post-processing and caching are shared.
+- `preprocess`: the boxes in the encoder's input coordinates (segment-anything's `ResizeLongestSide`);
+- `_forward` (under the lock, inference mode): the image embedding from the LRU or the encoder, then one
+  batched prompt-encoder + mask-decoder call for all boxes; out come the decoder's low-resolution logits;
+- `postprocess`: logits -> masks at the original size -> COCO RLE, a chunk of boxes at a time, so the
+  full-size masks of a big request are never all in memory and the model is free for the next request.
+
+Every step is the arithmetic of segment-anything's `SamPredictor` (`set_image`, `predict_torch`,
+`Sam.postprocess_masks`), without the predictor's per-call state.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pycocotools import mask as mask_utils
-from segment_anything import SamPredictor
 from segment_anything.modeling import Sam
+from segment_anything.utils.transforms import ResizeLongestSide
 
 from services.sam.backends.base import MaskResult, SegmentBackend, SegmentOutput
+from services.sam.backends.decoder import predict_masks
 from services.sam.embeddings import EmbeddingCache, ImageEmbedding
 from services.sam.settings import SamSettings
 from shared.images import DecodedImage
 from shared.metrics import EMBEDDING_CACHE
+from shared.vision.pipeline import VisualPipeline
 
 APP_NAME = "sam"
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class SamInputs:
     image: DecodedImage
-    boxes: torch.Tensor  # (N, 4) in original pixels, on the model's device
-    embedding: ImageEmbedding | None  # None when reuse is off: each box encodes the image itself
-    cached: bool
+    boxes: torch.Tensor  # (N, 4) in the encoder's input coordinates, on the model's device
 
 
 @dataclass(frozen=True)
-class _Forwarded:
-    chunks: Iterator[tuple[np.ndarray, np.ndarray]]
+class SamOutputs:
+    low_res: torch.Tensor  # (N, h, w) mask logits from the decoder, before upsampling
+    scores: torch.Tensor  # (N,) predicted IoU
+    input_size: tuple[int, int]  # the resized image inside the encoder's padded square
+    original_size: tuple[int, int]
     cached: bool
 
 
-class PredictorBackend(SegmentBackend):
+class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, SegmentOutput], SegmentBackend):
     def __init__(
         self,
         model: Sam,
@@ -51,16 +60,16 @@ class PredictorBackend(SegmentBackend):
         multimask_output: bool = False,
         decode_max_pixels: int = 64_000_000,
     ) -> None:
+        super().__init__()
         self.name = name
-        self.model = model.to(device).eval()
-        self.predictor = SamPredictor(self.model)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.transform = ResizeLongestSide(self.image_size)
         self.cache = EmbeddingCache(embedding_cache_bytes)
         self.embedding_reuse = embedding_reuse
         self.multimask_output = multimask_output
         self.decode_max_pixels = decode_max_pixels
         self._encoder_runs = 0
-        # `SamPredictor` keeps the current image's features on itself, so one request at a time uses it.
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, model: Sam, name: str, settings: SamSettings) -> PredictorBackend:
@@ -76,51 +85,48 @@ class PredictorBackend(SegmentBackend):
 
     @property
     def encoder_runs(self) -> int:
+        """How many times the image encoder has run since the backend was loaded."""
         return self._encoder_runs
 
     @property
     def image_size(self) -> int:
         return int(self.model.image_encoder.img_size)
 
-    def __call__(self, image: DecodedImage, boxes: np.ndarray) -> SegmentOutput:
-        with self._lock:
-            return super().__call__(image, boxes)
-
-    # -- pipeline steps -------------------------------------------------------------------------------------
-
-    def preprocess(self, image: DecodedImage, boxes: np.ndarray) -> _Prepared:
-        box_t = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), device=self.predictor.device)
-        if not self.embedding_reuse:
-            return _Prepared(image, box_t, None, False)
-        embedding, cached = self._embedding(image)
-        return _Prepared(image, box_t, embedding, cached)
-
-    def _forward(self, inputs: _Prepared) -> _Forwarded:
-        return _Forwarded(self._chunks(inputs), inputs.cached)
-
-    def postprocess(self, outputs: _Forwarded) -> SegmentOutput:
-        results: list[MaskResult] = []
-        for masks, scores in outputs.chunks:
-            results.extend(encode_masks(masks, scores))
-        return SegmentOutput(results=results, embedding_cached=outputs.cached)
-
     def __repr__(self) -> str:
         return f"PredictorBackend(name={self.name!r}, image_size={self.image_size})"
 
-    # -- helpers --------------------------------------------------------------------------------------------
+    # -- pipeline steps -------------------------------------------------------------------------------------
 
-    def _chunks(self, inputs: _Prepared) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yields (masks (n, H, W) bool, scores (n,)) chunk by chunk, so that the full-size masks of a big
-        request are never all in memory at once; runs lazily inside `__call__`, under the lock."""
-        if inputs.embedding is None:
-            for i in range(inputs.boxes.shape[0]):
-                yield self.decode_boxes(self.encode_image(inputs.image), inputs.boxes[i : i + 1])
-            return
-        height, width = inputs.embedding.original_size
-        per_box = height * width * (3 if self.multimask_output else 1)
-        chunk = max(1, self.decode_max_pixels // per_box)
-        for start in range(0, inputs.boxes.shape[0], chunk):
-            yield self.decode_boxes(inputs.embedding, inputs.boxes[start : start + chunk])
+    def preprocess(self, image: DecodedImage, items: np.ndarray) -> SamInputs:
+        boxes = torch.as_tensor(np.asarray(items, dtype=np.float32).reshape(-1, 4), device=self.device)
+        return SamInputs(image, self.transform.apply_boxes_torch(boxes, (image.height, image.width)))
+
+    def _forward(self, inputs: SamInputs) -> SamOutputs:
+        if not self.embedding_reuse:  # one encoder run per box: only to measure what reuse saves
+            size = (inputs.image.height, inputs.image.width)
+            parts = [self.decode(self.encode_image(inputs.image), box[None]) for box in inputs.boxes]
+            return SamOutputs(
+                low_res=torch.cat([p[0] for p in parts]) if parts else torch.empty(0, 1, 1),
+                scores=torch.cat([p[1] for p in parts]) if parts else torch.empty(0),
+                input_size=self.transform.get_preprocess_shape(size[0], size[1], self.image_size),
+                original_size=size,
+                cached=False,
+            )
+        embedding, cached = self._embedding(inputs.image)
+        low_res, scores = self.decode(embedding, inputs.boxes)
+        return SamOutputs(low_res, scores, embedding.input_size, embedding.original_size, cached)
+
+    def postprocess(self, outputs: SamOutputs, image: DecodedImage) -> SegmentOutput:
+        height, width = outputs.original_size
+        chunk = max(1, self.decode_max_pixels // (height * width))
+        results: list[MaskResult] = []
+        with torch.inference_mode():
+            for start in range(0, outputs.low_res.shape[0], chunk):
+                masks = self.upsample(outputs.low_res[start : start + chunk], outputs.input_size, outputs.original_size)
+                results.extend(encode_masks(masks, outputs.scores[start : start + chunk].float().cpu().numpy()))
+        return SegmentOutput(results=results, embedding_cached=outputs.cached)
+
+    # -- model parts ----------------------------------------------------------------------------------------
 
     def _embedding(self, image: DecodedImage) -> tuple[ImageEmbedding, bool]:
         if self.cache.max_bytes > 0:
@@ -135,46 +141,48 @@ class PredictorBackend(SegmentBackend):
         return embedding, False
 
     def encode_image(self, image: DecodedImage) -> ImageEmbedding:
-        """Runs the image encoder (no cache). Like `decode_boxes`, it uses the predictor without the lock:
-        call it from `__call__` or from single-threaded code (the benchmark)."""
-        # `set_image` resizes the longest side to the encoder's input, normalises with the model's pixel
-        # mean/std, pads and runs the encoder, exactly as segment-anything does for its own demos.
-        self.predictor.set_image(np.asarray(image.image), image_format="RGB")
+        """Runs the image encoder (no cache): resize the longest side to the encoder's input, normalise with
+        the model's pixel mean/std, pad, encode, as `SamPredictor.set_image` does. Call it from `forward`
+        (or single-threaded code: the benchmark), which holds the lock and inference mode."""
+        pixels = self.transform.apply_image(np.asarray(image.image))
+        tensor = torch.as_tensor(pixels, device=self.device).permute(2, 0, 1).contiguous()[None]
+        features = self.model.image_encoder(self.model.preprocess(tensor))
         self._encoder_runs += 1
-        features = self.predictor.features
-        assert features is not None
-        height, width = self.predictor.original_size
-        in_height, in_width = self.predictor.input_size
         return ImageEmbedding(
             features=features,
-            original_size=(int(height), int(width)),
-            input_size=(int(in_height), int(in_width)),
+            original_size=(image.height, image.width),
+            input_size=(int(pixels.shape[0]), int(pixels.shape[1])),
         )
 
-    def _use(self, embedding: ImageEmbedding) -> None:
-        """Puts a (possibly cached) embedding on the predictor, as `set_torch_image` would have left it."""
-        predictor = self.predictor
-        predictor.reset_image()
-        predictor.features = embedding.features
-        predictor.original_size = embedding.original_size
-        predictor.input_size = embedding.input_size
-        predictor.is_image_set = True
-
-    @torch.no_grad()
-    def decode_boxes(self, embedding: ImageEmbedding, boxes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """All boxes in one batched prompt-encoder + mask-decoder call against one embedding."""
-        self._use(embedding)
-        transformed = self.predictor.transform.apply_boxes_torch(boxes, embedding.original_size)
-        masks, iou, _ = self.predictor.predict_torch(
-            point_coords=None, point_labels=None, boxes=transformed, multimask_output=self.multimask_output
+    def decode(self, embedding: ImageEmbedding, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """All boxes (input coordinates) in one batched prompt-encoder + mask-decoder call against one
+        embedding: low-resolution logits (N, h, w) and predicted IoU (N,) of the mask kept per box."""
+        sparse, dense = self.model.prompt_encoder(points=None, boxes=boxes, masks=None)
+        low_res, iou = predict_masks(
+            self.model.mask_decoder,
+            embedding.features,
+            self.model.prompt_encoder.get_dense_pe(),
+            sparse,
+            dense,
+            self.multimask_output,
         )
         if self.multimask_output:
             best = iou.argmax(dim=1)
             rows = torch.arange(iou.shape[0], device=iou.device)
-            masks, iou = masks[rows, best], iou[rows, best]
-        else:
-            masks, iou = masks[:, 0], iou[:, 0]
-        return masks.cpu().numpy(), iou.float().cpu().numpy()
+            return low_res[rows, best], iou[rows, best]
+        return low_res[:, 0], iou[:, 0]
+
+    def upsample(
+        self, low_res: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int]
+    ) -> np.ndarray:
+        """Boolean masks (n, H, W) at the original size: `Sam.postprocess_masks` and the mask threshold."""
+        size = self.image_size
+        logits = low_res[:, None].float()
+        if logits.shape[-2:] != (size, size):
+            logits = F.interpolate(logits, (size, size), mode="bilinear", align_corners=False)
+        logits = logits[..., : input_size[0], : input_size[1]]
+        logits = F.interpolate(logits, original_size, mode="bilinear", align_corners=False)
+        return (logits[:, 0] > self.model.mask_threshold).cpu().numpy()
 
 
 def encode_masks(masks: np.ndarray, scores: np.ndarray) -> list[MaskResult]:

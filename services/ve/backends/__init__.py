@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ve.backends.base import VEBackend
+from services.ve.backends.base import VEBackend, VEPipeline
 from services.ve.settings import VESettings
 
 
@@ -36,4 +36,4 @@ def load_backend(settings: VESettings) -> VEBackend:
     raise ValueError(f"unknown VE backend {settings.backend!r}")
 
 
-__all__ = ["VEBackend", "load_backend"]
+__all__ = ["VEBackend", "VEPipeline", "load_backend"]

@@ -1,48 +1,32 @@
-"""The VE backend interface, shaped like a Hugging Face pipeline: preprocess -> _forward -> postprocess.
-
-`_forward` returns one score per expression; `postprocess` applies the threshold. CPU/GPU-bound backends
-run their synchronous `__call__` in a worker thread (`run`); I/O-bound backends (the VLM) override `run`.
-"""
+"""The VE backend base: a `VisualPipeline` whose `_forward` gives one score per expression and whose
+`postprocess` applies the threshold. I/O-bound backends (the VLM) are `VisualBackend`s implementing `run`,
+with the same threshold (`entailments`)."""
 
 from __future__ import annotations
 
-import asyncio
-from abc import ABC, abstractmethod
-from typing import Any
+from typing import Generic, TypeVar
 
 from shared.images import DecodedImage
 from shared.protocol.visual import Entailment, VisualExpression
+from shared.vision.pipeline import VisualBackend, VisualPipeline
+
+InputT = TypeVar("InputT")
+
+# What the VE serving class calls: every VE backend is one.
+VEBackend = VisualBackend[list[VisualExpression], list[Entailment]]
 
 
-class VEBackend(ABC):
-    name: str = "base"
+def entailments(scores: list[float], threshold: float) -> list[Entailment]:
+    return [Entailment(groundable=score >= threshold, score=round(float(score), 4)) for score in scores]
+
+
+class VEPipeline(VisualPipeline[list[VisualExpression], InputT, list[float], list[Entailment]], Generic[InputT]):
     # The threshold used when the settings leave it null.
     default_threshold: float = 0.5
 
     def __init__(self, threshold: float | None = None) -> None:
+        super().__init__()
         self.threshold = self.default_threshold if threshold is None else threshold
 
-    def __call__(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Entailment]:
-        inputs = self.preprocess(image, expressions)
-        scores = self._forward(inputs)
-        return self.postprocess(scores)
-
-    async def run(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Entailment]:
-        """The async entry point used by the app: a worker thread, so the event loop stays free."""
-        return await asyncio.to_thread(self, image, expressions)
-
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        return image, expressions
-
-    @abstractmethod
-    def _forward(self, inputs: Any) -> list[float]: ...
-
-    def postprocess(self, scores: list[float]) -> list[Entailment]:
-        return [Entailment(groundable=score >= self.threshold, score=round(float(score), 4)) for score in scores]
-
-    async def ready(self) -> str:
-        """ "ok", or why the backend cannot serve (e.g. its server is down)."""
-        return "ok"
-
-    async def aclose(self) -> None:
-        return None
+    def postprocess(self, outputs: list[float], image: DecodedImage) -> list[Entailment]:
+        return entailments(outputs, self.threshold)

@@ -15,10 +15,9 @@ Neither default is calibrated on GMNER data: set `GMNER_VE_THRESHOLD` from a swe
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from services.ve.backends.base import VEBackend
+from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import VisualExpression
 from shared.vision.expressions import fill
@@ -27,7 +26,7 @@ CLIP_THRESHOLD = 0.25
 SIGLIP_THRESHOLD = 0.1
 
 
-class ClipVEBackend(VEBackend):
+class ClipVEBackend(VEPipeline[Any]):
     name = "clip"
 
     def __init__(
@@ -52,7 +51,6 @@ class ClipVEBackend(VEBackend):
         self.default_threshold = SIGLIP_THRESHOLD if self.sigmoid else CLIP_THRESHOLD
         text_config = getattr(self.model.config, "text_config", None)
         self.max_length: int | None = getattr(text_config, "max_position_embeddings", None)
-        self._lock = threading.Lock()
         super().__init__(threshold)
 
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
@@ -72,14 +70,13 @@ class ClipVEBackend(VEBackend):
         batch = {
             k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device)) for k, v in inputs.items()
         }
-        with self._lock, self.torch.inference_mode():
-            outputs = self.model(**batch)
-            if self.sigmoid:
-                scores = self.torch.sigmoid(outputs.logits_per_image[0].float())
-            else:
-                image = outputs.image_embeds.float()
-                text = outputs.text_embeds.float()
-                image = image / image.norm(dim=-1, keepdim=True)
-                text = text / text.norm(dim=-1, keepdim=True)
-                scores = (text @ image[0]).clamp(-1.0, 1.0)
+        outputs = self.model(**batch)
+        if self.sigmoid:
+            scores = self.torch.sigmoid(outputs.logits_per_image[0].float())
+        else:
+            image = outputs.image_embeds.float()
+            text = outputs.text_embeds.float()
+            image = image / image.norm(dim=-1, keepdim=True)
+            text = text / text.norm(dim=-1, keepdim=True)
+            scores = (text @ image[0]).clamp(-1.0, 1.0)
         return [float(s) for s in scores.cpu()]

@@ -12,9 +12,7 @@ spelling ratio (`shared.vision.ocr`), when that beats its detection.
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.ve.backends.base import VEBackend
+from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
@@ -23,7 +21,7 @@ from shared.vision.evidence import VisualEvidence
 from shared.vision.ocr import OCRConfig, TextReader
 
 
-class DetectorVEBackend(VEBackend):
+class DetectorVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):
     name = "detector"
     default_threshold = 0.2
 
@@ -41,11 +39,14 @@ class DetectorVEBackend(VEBackend):
         self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
         self.priors = dict(priors or {})
 
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        return (*self.evidence.gather(image, expressions), expressions)
+    def preprocess(
+        self, image: DecodedImage, expressions: list[VisualExpression]
+    ) -> tuple[DecodedImage, list[VisualExpression]]:
+        return image, expressions
 
-    def _forward(self, inputs: Any) -> list[float]:
-        detections, text, expressions = inputs
+    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[float]:
+        image, expressions = inputs
+        detections, text = self.evidence.gather(image, expressions)
         scores = []
         for expression in expressions:
             matched = detections_for(expression, detections)

@@ -7,16 +7,14 @@ shows (this backend cannot see places, logos or objects). `groundable = score >=
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.ve.backends.base import VEBackend
+from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 from shared.vision.faces import FaceDetectorConfig, PersonDetector
 
 
-class FacesVEBackend(VEBackend):
+class FacesVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):
     name = "faces"
     default_threshold = 0.5
 
@@ -33,13 +31,15 @@ class FacesVEBackend(VEBackend):
         self.detector = detector or PersonDetector(config, device=device)
         self.priors = dict(priors or {})
 
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
+    def preprocess(
+        self, image: DecodedImage, expressions: list[VisualExpression]
+    ) -> tuple[DecodedImage, list[VisualExpression]]:
+        return image, expressions
+
+    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[float]:
+        image, expressions = inputs
         # Only run the detector when some expression is a person.
         needs_people = any(e.type is EntityType.PER for e in expressions)
         people = self.detector.detect(image) if needs_people else []
-        return people, expressions
-
-    def _forward(self, inputs: Any) -> list[float]:
-        people, expressions = inputs
         best = max((p.score for p in people), default=0.0)
         return [best if e.type is EntityType.PER else self.priors.get(e.type, 0.0) for e in expressions]

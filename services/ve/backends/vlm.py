@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import Any
 
 import httpx
 
-from services.ve.backends.base import VEBackend
+from services.ve.backends.base import VEBackend, entailments
 from shared.errors import APIError
 from shared.images import DecodedImage
 from shared.protocol.visual import Entailment, VisualExpression
@@ -41,6 +40,8 @@ def yes_probability(answer: ChatAnswer) -> float:
 
 
 class VLMVEBackend(VEBackend):
+    """Not a pipeline: the model runs on the server, so `run` is the whole backend."""
+
     name = "vlm"
     default_threshold = 0.5
 
@@ -52,7 +53,7 @@ class VLMVEBackend(VEBackend):
         threshold: float | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(threshold)
+        self.threshold = self.default_threshold if threshold is None else threshold
         self.config = config
         self.question = question
         self.client = VisionChatClient(config, app="ve", client=client)
@@ -63,7 +64,7 @@ class VLMVEBackend(VEBackend):
             scores = await asyncio.gather(*(self._ask(encoded, e) for e in expressions))
         except VLMError as exc:
             raise APIError(503, "vlm_unavailable", str(exc)) from exc
-        return self.postprocess(list(scores))
+        return entailments(list(scores), self.threshold)
 
     async def _ask(self, image: EncodedImage, expression: VisualExpression) -> float:
         answer = await self.client.ask(
@@ -74,12 +75,6 @@ class VLMVEBackend(VEBackend):
             logprobs=5,
         )
         return yes_probability(answer)
-
-    def _forward(self, inputs: Any) -> list[float]:
-        raise NotImplementedError("the vlm backend is asynchronous: await run()")
-
-    def __call__(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Entailment]:
-        raise NotImplementedError("the vlm backend is asynchronous: await run()")
 
     async def ready(self) -> str:
         return "ok" if await self.client.ready() else f"the VLM server at {self.config.base_url} does not answer"

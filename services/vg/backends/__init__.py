@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.vg.backends.base import VGBackend
+from services.vg.backends.base import VGBackend, VGPipeline
 from services.vg.settings import VGSettings
 
 
@@ -44,4 +44,4 @@ def load_backend(settings: VGSettings) -> VGBackend:
     raise ValueError(f"unknown VG backend {settings.backend!r}")
 
 
-__all__ = ["VGBackend", "load_backend"]
+__all__ = ["VGBackend", "VGPipeline", "load_backend"]

@@ -1,54 +1,31 @@
-"""The VG backend interface, shaped like a Hugging Face pipeline: preprocess -> _forward -> postprocess.
-
-`_forward` returns one `(box, score)` per expression, the box `(x1, y1, x2, y2)` in original-image pixels or
-None; `postprocess` clips boxes to the image, drops empty ones and those scoring under `min_score`.
-CPU/GPU-bound backends run their synchronous `__call__` in a worker thread (`run`); I/O-bound backends (the
-VLM) override `run`.
-"""
+"""The VG backend base: a `VisualPipeline` whose `_forward` gives one `(box, score)` per expression, the box
+`(x1, y1, x2, y2)` in original-image pixels or None, and whose `postprocess` clips boxes to the image and drops
+empty ones and those scoring under `min_score`. I/O-bound backends (the VLM) are `VisualBackend`s
+implementing `run`, with the same rule (`to_grounding`)."""
 
 from __future__ import annotations
 
-import asyncio
-from abc import ABC, abstractmethod
-from typing import Any
+from typing import Generic, TypeVar
 
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
 from shared.vision.boxes import Box, clip_box, is_degenerate, round_box
+from shared.vision.pipeline import VisualBackend, VisualPipeline
 
+InputT = TypeVar("InputT")
 Scored = tuple[Box | None, float]
 
+# What the VG serving class calls: every VG backend is one.
+VGBackend = VisualBackend[list[VisualExpression], list[Grounding]]
 
-class VGBackend(ABC):
-    name: str = "base"
 
+class VGPipeline(VisualPipeline[list[VisualExpression], InputT, list[Scored], list[Grounding]], Generic[InputT]):
     def __init__(self, min_score: float = 0.0) -> None:
+        super().__init__()
         self.min_score = min_score
 
-    def __call__(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Grounding]:
-        inputs = self.preprocess(image, expressions)
-        outputs = self._forward(inputs)
-        return self.postprocess(image, outputs)
-
-    async def run(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Grounding]:
-        """The async entry point used by the app: a worker thread, so the event loop stays free."""
-        return await asyncio.to_thread(self, image, expressions)
-
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        return image, expressions
-
-    @abstractmethod
-    def _forward(self, inputs: Any) -> list[Scored]: ...
-
-    def postprocess(self, image: DecodedImage, outputs: list[Scored]) -> list[Grounding]:
+    def postprocess(self, outputs: list[Scored], image: DecodedImage) -> list[Grounding]:
         return [to_grounding(box, score, image.width, image.height, self.min_score) for box, score in outputs]
-
-    async def ready(self) -> str:
-        """ "ok", or why the backend cannot serve (e.g. its server is down)."""
-        return "ok"
-
-    async def aclose(self) -> None:
-        return None
 
 
 def to_grounding(box: Box | None, score: float, width: int, height: int, min_score: float = 0.0) -> Grounding:

@@ -15,9 +15,7 @@ gets the box of the detected object containing the text, else the text region it
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.vg.backends.base import Scored, VGBackend
+from services.vg.backends.base import Scored, VGPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
@@ -27,7 +25,7 @@ from shared.vision.evidence import VisualEvidence
 from shared.vision.ocr import OCRConfig, TextReader
 
 
-class DetectorVGBackend(VGBackend):
+class DetectorVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):
     name = "detector"
 
     def __init__(
@@ -42,11 +40,14 @@ class DetectorVGBackend(VGBackend):
         super().__init__(min_score)
         self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
 
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
-        return (*self.evidence.gather(image, expressions), expressions)
+    def preprocess(
+        self, image: DecodedImage, expressions: list[VisualExpression]
+    ) -> tuple[DecodedImage, list[VisualExpression]]:
+        return image, expressions
 
-    def _forward(self, inputs: Any) -> list[Scored]:
-        detections, text, expressions = inputs
+    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[Scored]:
+        image, expressions = inputs
+        detections, text = self.evidence.gather(image, expressions)
         people = assign_people([d for d in detections if d.label == "person"], expressions)
         outputs: list[Scored] = []
         for expression, person in zip(expressions, people, strict=True):

@@ -12,10 +12,9 @@ than through the processors' post-processing, whose conventions differ between m
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
-from services.vg.backends.base import Scored, VGBackend
+from services.vg.backends.base import Scored, VGPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import VisualExpression
 from shared.vision.boxes import Box
@@ -26,14 +25,13 @@ def _corners(cx: float, cy: float, w: float, h: float, sx: float, sy: float) -> 
     return ((cx - w / 2) * sx, (cy - h / 2) * sy, (cx + w / 2) * sx, (cy + h / 2) * sy)
 
 
-class _TorchDetector(VGBackend):
+class _TorchDetector(VGPipeline[Any]):
     def _setup(self, device: str, dtype: str) -> None:
         import torch
 
         self.torch = torch
         self.device = device
         self.dtype = getattr(torch, dtype)
-        self._lock = threading.Lock()
 
     def _to_device(self, inputs: Any) -> dict[str, Any]:
         return {
@@ -79,11 +77,10 @@ class Owlv2VGBackend(_TorchDetector):
 
     def _forward(self, inputs: Any) -> list[Scored]:
         image, batch = inputs
-        with self._lock, self.torch.inference_mode():
-            outputs = self.model(**self._to_device(batch))
-            probs = self.torch.sigmoid(outputs.logits[0].float())  # (patches, queries)
-            scores, best = probs.max(dim=0)
-            boxes = outputs.pred_boxes[0].float()[best].cpu().tolist()  # cx, cy, w, h per query
+        outputs = self.model(**self._to_device(batch))
+        probs = self.torch.sigmoid(outputs.logits[0].float())  # (patches, queries)
+        scores, best = probs.max(dim=0)
+        boxes = outputs.pred_boxes[0].float()[best].cpu().tolist()  # cx, cy, w, h per query
         side = float(max(image.width, image.height))
         return [
             (_corners(*box, side, side), float(score)) for box, score in zip(boxes, scores.cpu().tolist(), strict=True)
@@ -142,27 +139,26 @@ class GroundingDinoVGBackend(_TorchDetector):
                 used = 0
             chunks[-1].append(i)
             used += cost
-        return image, queries, chunks
-
-    def _forward(self, inputs: Any) -> list[Scored]:
-        image, queries, chunks = inputs
-        results: list[Scored] = [(None, 0.0)] * len(queries)
+        batches = []
         for chunk in chunks:
             caption = ". ".join(queries[i] for i in chunk) + "."
             batch = self.processor(images=image.image, text=caption, return_tensors="pt", truncation=True)
+            batches.append((chunk, batch))
+        return image, len(queries), batches
+
+    def _forward(self, inputs: Any) -> list[Scored]:
+        image, n_queries, batches = inputs
+        results: list[Scored] = [(None, 0.0)] * n_queries
+        for chunk, batch in batches:
             ids = batch["input_ids"][0].tolist()
-            with self._lock, self.torch.inference_mode():
-                outputs = self.model(**self._to_device(batch))
-                probs = self.torch.sigmoid(outputs.logits[0].float())  # (queries, text positions)
-                boxes = outputs.pred_boxes[0].float()
-                for index, (start, end) in zip(chunk, self._spans(ids), strict=False):
-                    per_box = probs[:, start:end].max(dim=1).values
-                    score, best = per_box.max(dim=0)
-                    cx, cy, w, h = boxes[best].cpu().tolist()
-                    results[index] = (
-                        _corners(cx, cy, w, h, float(image.width), float(image.height)),
-                        float(score),
-                    )
+            outputs = self.model(**self._to_device(batch))
+            probs = self.torch.sigmoid(outputs.logits[0].float())  # (queries, text positions)
+            boxes = outputs.pred_boxes[0].float()
+            for index, (start, end) in zip(chunk, self._spans(ids), strict=False):
+                per_box = probs[:, start:end].max(dim=1).values
+                score, best = per_box.max(dim=0)
+                cx, cy, w, h = boxes[best].cpu().tolist()
+                results[index] = (_corners(cx, cy, w, h, float(image.width), float(image.height)), float(score))
         return results
 
     def _spans(self, ids: list[int]) -> list[tuple[int, int]]:

@@ -12,16 +12,14 @@ Non-PER entities get null, or the whole image with score 0 (`faces_non_per="imag
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.vg.backends.base import Scored, VGBackend
+from services.vg.backends.base import Scored, VGPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 from shared.vision.faces import FaceDetectorConfig, Person, PersonBoxRule, PersonDetector
 
 
-class FacesVGBackend(VGBackend):
+class FacesVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):
     name = "faces"
 
     def __init__(
@@ -41,13 +39,15 @@ class FacesVGBackend(VGBackend):
         self.extra_per = extra_per
         self.non_per = non_per
 
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
+    def preprocess(
+        self, image: DecodedImage, expressions: list[VisualExpression]
+    ) -> tuple[DecodedImage, list[VisualExpression]]:
+        return image, expressions
+
+    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[Scored]:
+        image, expressions = inputs
         needs_people = any(e.type is EntityType.PER for e in expressions)
         people = self.detector.detect(image) if needs_people else []
-        return image, people, expressions
-
-    def _forward(self, inputs: Any) -> list[Scored]:
-        image, people, expressions = inputs
         assigned = assign_people(people, expressions, self.extra_per)
         outputs: list[Scored] = []
         for expression, person in zip(expressions, assigned, strict=True):

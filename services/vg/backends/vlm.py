@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.vg.backends.base import Scored, VGBackend
+from services.vg.backends.base import Scored, VGBackend, to_grounding
 from shared.errors import APIError
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
@@ -95,6 +95,8 @@ def to_image_box(answer: BoxAnswer, coordinates: str, sent: EncodedImage, width:
 
 
 class VLMVGBackend(VGBackend):
+    """Not a pipeline: the model runs on the server, so `run` is the whole backend."""
+
     name = "vlm"
 
     def __init__(
@@ -106,7 +108,7 @@ class VLMVGBackend(VGBackend):
         min_score: float = 0.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(min_score)
+        self.min_score = min_score
         self.config = config
         self.prompt = prompt
         self.coordinates = coordinates
@@ -119,7 +121,7 @@ class VLMVGBackend(VGBackend):
             outputs = await asyncio.gather(*(self._ask(image, encoded, e) for e in expressions))
         except VLMError as exc:
             raise APIError(503, "vlm_unavailable", str(exc)) from exc
-        return self.postprocess(image, list(outputs))
+        return [to_grounding(box, score, image.width, image.height, self.min_score) for box, score in outputs]
 
     async def _ask(self, image: DecodedImage, encoded: EncodedImage, expression: VisualExpression) -> Scored:
         prompt = fill(self.prompt, expression, width=encoded.width, height=encoded.height)
@@ -136,12 +138,6 @@ class VLMVGBackend(VGBackend):
                 logger.warning("VLM box does not fit the image; box left null", extra={"answer": answer.text[:120]})
             return None, 0.0
         return box, 1.0
-
-    def _forward(self, inputs: Any) -> list[Scored]:
-        raise NotImplementedError("the vlm backend is asynchronous: await run()")
-
-    def __call__(self, image: DecodedImage, expressions: list[VisualExpression]) -> list[Grounding]:
-        raise NotImplementedError("the vlm backend is asynchronous: await run()")
 
     async def ready(self) -> str:
         return "ok" if await self.client.ready() else f"the VLM server at {self.config.base_url} does not answer"

@@ -143,7 +143,7 @@ def test_small_decode_budget_splits_the_batch(
 ) -> None:
     boxes = [drawn.box, [0, 0, 80, 60], [300, 200, 399, 299]]
     whole = segment(shared_client, drawn.b64, boxes)
-    client = litemedsam_client(decode_max_pixels=1)  # one box per decoder call
+    client = litemedsam_client(decode_max_pixels=1)  # one mask per upsampling chunk
     split = segment(client, drawn.b64, boxes)
     assert client.app.state.serving.encoder_runs == 1  # type: ignore[attr-defined]
     for a, b in zip(whole["results"], split["results"], strict=True):

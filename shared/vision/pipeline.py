@@ -1,0 +1,69 @@
+"""The one base of every visual backend (VE, VG, SAM), in the shape of a Hugging Face pipeline.
+
+`VisualBackend` is what the serving classes see: a name, one async `run(image, items)`, `ready` and `aclose`.
+Backends that call a server (the VLMs) implement `run` themselves and are nothing more.
+
+`VisualPipeline` is the shape of a backend that runs a model in this process:
+- `preprocess(image, items)`: inputs for the model (CPU work, no model state);
+- `_forward(inputs)`: the model run itself, and only that;
+- `postprocess(outputs, image)`: the answer, from the model's outputs.
+`forward` wraps `_forward` in the backend's lock (models here keep per-call state or are not thread-safe) and
+`torch.inference_mode()`; `__call__` chains the three; `run` does it in a worker thread, so the event loop
+stays free while the model runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from typing import Generic, TypeVar
+
+import torch
+
+from shared.images import DecodedImage
+
+ItemsT = TypeVar("ItemsT")
+InputT = TypeVar("InputT")
+ModelOutT = TypeVar("ModelOutT")
+OutputT = TypeVar("OutputT")
+
+
+class VisualBackend(ABC, Generic[ItemsT, OutputT]):
+    """An image and the items asked about it (referring expressions, boxes) in, one answer out."""
+
+    name: str = "base"
+
+    @abstractmethod
+    async def run(self, image: DecodedImage, items: ItemsT) -> OutputT: ...
+
+    async def ready(self) -> str:
+        """ "ok", or why the backend cannot serve (e.g. its server or worker is down)."""
+        return "ok"
+
+    async def aclose(self) -> None:
+        return None
+
+
+class VisualPipeline(VisualBackend[ItemsT, OutputT], Generic[ItemsT, InputT, ModelOutT, OutputT]):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def preprocess(self, image: DecodedImage, items: ItemsT) -> InputT: ...
+
+    @abstractmethod
+    def _forward(self, inputs: InputT) -> ModelOutT: ...
+
+    @abstractmethod
+    def postprocess(self, outputs: ModelOutT, image: DecodedImage) -> OutputT: ...
+
+    def forward(self, inputs: InputT) -> ModelOutT:
+        with self._lock, torch.inference_mode():
+            return self._forward(inputs)
+
+    def __call__(self, image: DecodedImage, items: ItemsT) -> OutputT:
+        return self.postprocess(self.forward(self.preprocess(image, items)), image)
+
+    async def run(self, image: DecodedImage, items: ItemsT) -> OutputT:
+        return await asyncio.to_thread(self, image, items)

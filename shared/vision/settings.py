@@ -1,0 +1,34 @@
+"""Settings common to the two visual stages that answer per referring expression (VE and VG).
+
+Each app subclasses this with its own env prefix (`GMNER_VE_`, `GMNER_VG_`) and adds its backend choice and
+its own models; nested fields use `__` (e.g. `GMNER_VG_VLM__MODEL`, `GMNER_VE_DETECTOR__TIMEOUT_S`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import AppSettings, ImageLimits
+from shared.vision.detector import DetectorConfig
+from shared.vision.faces import FaceDetectorConfig
+from shared.vision.ocr import OCRConfig
+from shared.vision.vlm import VLMConfig
+
+
+class VisualStageSettings(AppSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, env_nested_delimiter="__")
+
+    device: str = "cpu"
+    # 0 leaves torch's default; a small number keeps one app from taking every core of a shared machine.
+    torch_threads: int = Field(default=0, ge=0)
+    image: ImageLimits = Field(default_factory=ImageLimits)
+
+    # detector: the Node worker running the bundled COCO-80 CenterNet (see shared/vision/detector.py) ...
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    # ... and names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
+    ocr: OCRConfig = Field(default_factory=OCRConfig)
+    # faces: the bundled person detector (MTCNN, optional Haar cascades).
+    faces: FaceDetectorConfig = Field(default_factory=FaceDetectorConfig)
+    # vlm: the OpenAI-compatible vision-language server (production).
+    vlm: VLMConfig = Field(default_factory=VLMConfig)
