@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -129,7 +130,7 @@ class DetectorWorker:
             raise DetectorMissing(f"the detector worker did not start (answered {hello!r}); see its stderr")
         logger.info("detector worker ready", extra={"pid": proc.pid, "backend": hello.get("backend")})
 
-    def _read(self, timeout: float) -> dict | None:
+    def _read(self, timeout: float) -> dict[str, Any] | None:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:

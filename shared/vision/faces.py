@@ -238,7 +238,9 @@ class PersonDetector:
 def _load_cascade(name: str) -> Any:
     import cv2
 
-    path = Path(name) if Path(name).is_absolute() else Path(cv2.data.haarcascades) / name
+    # cv2's stubs omit `cv2.data`.
+    cascades = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+    path = Path(name) if Path(name).is_absolute() else cascades / name
     cascade = cv2.CascadeClassifier(str(path))
     if cascade.empty():
         raise ValueError(f"could not load the Haar cascade {path}")

@@ -59,7 +59,7 @@ def build_litemedsam() -> Sam:
         layer_lr_decay=0.8,
     )
     return Sam(
-        image_encoder=encoder,  # type: ignore[arg-type]  # duck-typed: SamPredictor needs .img_size and forward
+        image_encoder=encoder,  # duck-typed: SamPredictor needs .img_size and forward
         prompt_encoder=PromptEncoder(
             embed_dim=256,
             image_embedding_size=(EMBEDDING_SIZE, EMBEDDING_SIZE),

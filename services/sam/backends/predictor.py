@@ -14,6 +14,7 @@ Every step is the arithmetic of segment-anything's `SamPredictor` (`set_image`, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from services.sam.settings import SamSettings
 from shared.images import DecodedImage
 from shared.metrics import EMBEDDING_CACHE
 from shared.vision.pipeline import VisualPipeline
+
+if TYPE_CHECKING:
+    from pycocotools import _EncodedRLE
 
 APP_NAME = "sam"
 
@@ -182,7 +186,8 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
             logits = F.interpolate(logits, (size, size), mode="bilinear", align_corners=False)
         logits = logits[..., : input_size[0], : input_size[1]]
         logits = F.interpolate(logits, original_size, mode="bilinear", align_corners=False)
-        return (logits[:, 0] > self.model.mask_threshold).cpu().numpy()
+        masks: np.ndarray = (logits[:, 0] > self.model.mask_threshold).cpu().numpy()
+        return masks
 
 
 def encode_masks(masks: np.ndarray, scores: np.ndarray) -> list[MaskResult]:
@@ -191,7 +196,8 @@ def encode_masks(masks: np.ndarray, scores: np.ndarray) -> list[MaskResult]:
         return []
     # pycocotools wants (H, W, n) uint8 in Fortran order.
     stacked = np.asfortranarray(np.transpose(masks, (1, 2, 0)).astype(np.uint8))
-    rles = mask_utils.encode(stacked)
+    # For (H, W, n) pycocotools returns one RLE per mask; its stubs type only the single-mask case.
+    rles: list[_EncodedRLE] = mask_utils.encode(stacked)  # type: ignore[assignment]
     areas = mask_utils.area(rles)
     out = []
     for rle, area, score in zip(rles, areas, scores, strict=True):

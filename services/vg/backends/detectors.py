@@ -59,7 +59,8 @@ class Owlv2VGBackend(_TorchDetector):
 
         self.query = query
         self.processor = Owlv2Processor.from_pretrained(model)
-        self.model = Owlv2ForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()
+        # transformers types .to() through a decorator whose signature wants the model first.
+        self.model = Owlv2ForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()  # type: ignore[arg-type]
         # OWL's text tower has 16 positions: longer queries are cut.
         self.max_length: int = self.model.config.text_config.max_position_embeddings
 
@@ -80,10 +81,11 @@ class Owlv2VGBackend(_TorchDetector):
         outputs = self.model(**self._to_device(batch))
         probs = self.torch.sigmoid(outputs.logits[0].float())  # (patches, queries)
         scores, best = probs.max(dim=0)
-        boxes = outputs.pred_boxes[0].float()[best].cpu().tolist()  # cx, cy, w, h per query
+        boxes: list[list[float]] = outputs.pred_boxes[0].float()[best].cpu().tolist()  # cx, cy, w, h per query
         side = float(max(image.width, image.height))
         return [
-            (_corners(*box, side, side), float(score)) for box, score in zip(boxes, scores.cpu().tolist(), strict=True)
+            (_corners(cx, cy, w, h, side, side), float(score))
+            for (cx, cy, w, h), score in zip(boxes, scores.cpu().tolist(), strict=True)
         ]
 
 
@@ -111,7 +113,8 @@ class GroundingDinoVGBackend(_TorchDetector):
 
         self.query = query
         self.processor = AutoProcessor.from_pretrained(model)
-        self.model = GroundingDinoForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()
+        # transformers types .to() through a decorator whose signature wants the model first.
+        self.model = GroundingDinoForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()  # type: ignore[arg-type]
         self.max_text_len: int = self.model.config.max_text_len
         tokenizer = self.processor.tokenizer
         self.tokenizer = tokenizer
