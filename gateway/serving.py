@@ -15,9 +15,8 @@ from gateway.settings import GatewaySettings
 from shared.errors import APIError
 from shared.http import StageClient, StageError
 from shared.images import decode_image, encode_base64
-from shared.protocol.common import Entity, EntityRef
+from shared.protocol.common import Entity, EntityRef, RLEMask
 from shared.protocol.expansion import ExpandRequest, ExpandResponse
-from shared.protocol.common import RLEMask
 from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
 from shared.protocol.ner import NERRequest, NERResponse
 from shared.protocol.visual import (

@@ -16,8 +16,7 @@ from gateway.app import create_app
 from gateway.inputs import Post
 from gateway.overlay import MASK_ALPHA, PALETTE, entity_colour, render_overlay, render_overlay_png
 from gateway.settings import GatewaySettings
-from shared.protocol.common import EntityType
-from shared.protocol.common import RLEMask
+from shared.protocol.common import EntityType, RLEMask
 from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
 from tests.conftest import closed_port_url
 
