@@ -148,3 +148,10 @@ def test_a_new_run_keeps_the_previous_log_and_a_tail_is_bounded(tmp_path: Path) 
     assert (tmp_path / "ner.log.1").read_text() == "first run\nafter a restart\n"
     assert tail(tmp_path / "ner.log", 3) == ["progress 97", "progress 98", "progress 99"]
     assert tail(tmp_path / "missing.log") == []
+
+
+def test_children_get_few_malloc_arenas_unless_the_user_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert _stack(tmp_path)._env()["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert _stack(tmp_path)._env()["MALLOC_ARENA_MAX"] == "8"
