@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every child, to try a setting")
     args = parser.parse_args()
 
-    ports = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")}
+    ports: dict[str, Any] = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")}
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="gmner-bench-memory-"))
     settings = EmbeddedSettings(log_dir=log_dir, ready_timeout_s=900, **ports)
     started = time.monotonic()

@@ -4,6 +4,8 @@ the terminal gets one ready line per process, and a process that fails shows its
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -155,3 +157,22 @@ def test_children_get_few_malloc_arenas_unless_the_user_chose(tmp_path: Path, mo
     assert _stack(tmp_path)._env()["MALLOC_ARENA_MAX"] == "2"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
     assert _stack(tmp_path)._env()["MALLOC_ARENA_MAX"] == "8"
+
+
+def test_gmner_serve_prints_the_failing_process_log_tail_not_its_output(tmp_path: Path) -> None:
+    """The real command: an LLM server that cannot load its model stops the start, and the terminal shows why."""
+    bogus = tmp_path / "not-a-model.gguf"
+    bogus.write_bytes(b"this is not a GGUF file")
+    env = dict(os.environ) | {
+        f"GMNER_EMBEDDED_{name.upper()}_PORT": str(free_port()) for name in ("gateway", "ner", "llm")
+    }
+    env["GMNER_EMBEDDED_LLM_MODEL_PATH"] = str(bogus)
+    command = [sys.executable, "-m", "gmner.cli", "serve", "--stages", "ner", "--log-dir", str(tmp_path / "logs")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert f"each process writes to {tmp_path / 'logs'}/<name>.log" in done.stdout
+    assert "llm exited with" in done.stderr
+    assert f"last lines of {tmp_path / 'logs' / 'llm.log'}" in done.stderr
+    assert "failed to load model" in done.stderr.lower()  # the server's own reason, from its log's tail
+    first_line = (tmp_path / "logs" / "llm.log").read_text(errors="replace").strip().splitlines()[0]
+    assert first_line not in done.stdout  # its output went to the file, not the terminal
