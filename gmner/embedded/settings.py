@@ -52,7 +52,11 @@ class EmbeddedSettings(BaseSettings):
     # Which stages to start; a visual stage left out is reported as not deployed.
     stages: list[str] = Field(default_factory=lambda: list(ALL_STAGES))
     cache_dir: Path = Path.home() / ".cache" / "gmner"
+    # Each child's stdout/stderr goes to <log_dir>/<name>.log (the previous run's to <name>.log.1), so the
+    # terminal shows one line per ready stage and the errors; null: <cache_dir>/logs.
     log_dir: Path | None = None
+    # Stream the children's output to this terminal instead of the log files (`gmner serve --verbose`).
+    stream_output: bool = False
     ready_timeout_s: float = Field(default=300.0, gt=0)
 
     @property
@@ -66,6 +70,13 @@ class EmbeddedSettings(BaseSettings):
         if self.llm_api:
             return self.llm_api
         return "completions" if self.llm_model_path else bundled_llm(self.llm).api
+
+    @property
+    def logs_path(self) -> Path | None:
+        """Where the children's logs go; None when they stream to the terminal."""
+        if self.stream_output:
+            return None
+        return self.log_dir if self.log_dir is not None else self.cache_dir / "logs"
 
     def stage_port(self, stage: str) -> int:
         """The port of a stage or of the gateway."""

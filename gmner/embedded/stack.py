@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import shutil
@@ -13,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-
-import httpx
+from urllib.parse import urlsplit
 
 from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
 from gmner.embedded.llm_server import LLMServerError, llm_server_command
+from gmner.embedded.logfiles import open_log, tail_block
 from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
 from shared.apps import APPS
 
@@ -42,6 +43,10 @@ class ManagedProcess:
     crashes: list[float] = field(default_factory=list)
     restart_at: float | None = None
     quiet: bool = False  # output to /dev/null when there is no log file (Redis)
+    log_path: Path | None = None
+    # When it was (re)started (monotonic), for the load time of its ready line; whether that line was written.
+    started_at: float = field(default_factory=time.monotonic)
+    ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,19 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout_s)
         return sock.connect_ex((host, port)) == 0
+
+
+def answers_ready(url: str, timeout_s: float = 2.0) -> bool:
+    """Whether GET `url` answers 200. http.client, not httpx: httpx logs each request, i.e. every poll."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
+    try:
+        connection.request("GET", parts.path or "/")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 class EmbeddedStack:
@@ -135,23 +153,23 @@ class EmbeddedStack:
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.settings.ready_timeout_s
-        pending = [p for p in self.processes if p.ready_url]
-        with httpx.Client(timeout=2.0) as client:
-            while pending:
-                for proc in list(pending):
-                    if proc.process.poll() is not None:
-                        raise StackError(f"{proc.name} exited with {proc.process.returncode}; {self._log_hint(proc)}")
-                    try:
-                        if client.get(proc.ready_url).status_code == 200:
-                            pending.remove(proc)
-                            logger.info("%s ready", proc.name)
-                    except httpx.HTTPError:
-                        pass
-                if pending and time.monotonic() > deadline:
-                    names = ", ".join(p.name for p in pending)
-                    raise StackError(f"not ready after {self.settings.ready_timeout_s:.0f}s: {names}")
-                if pending:
-                    time.sleep(0.5)
+        pending = [p for p in self.processes if p.ready_url and not p.ready]
+        # One line per process when it becomes ready, none per poll.
+        while pending:
+            for proc in list(pending):
+                if proc.process.poll() is not None:
+                    raise StackError(f"{proc.name} exited with {proc.process.returncode}; {self._log_hint(proc)}")
+                if answers_ready(proc.ready_url):
+                    pending.remove(proc)
+                    proc.ready = True
+                    where = f" (log: {proc.log_path})" if proc.log_path else ""
+                    logger.info("%s ready in %.1f s%s", proc.name, time.monotonic() - proc.started_at, where)
+            if pending and time.monotonic() > deadline:
+                hints = "\n".join(f"{p.name}: {self._log_hint(p)}" for p in pending)
+                names = ", ".join(p.name for p in pending)
+                raise StackError(f"not ready after {self.settings.ready_timeout_s:.0f}s: {names}\n{hints}")
+            if pending:
+                time.sleep(0.5)
 
     def check(self) -> list[str]:
         """One supervision step: restart processes that exited, with backoff. Returns the names restarted.
@@ -177,13 +195,20 @@ class EmbeddedStack:
                         )
                     delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (len(proc.crashes) - 1))
                     proc.restart_at = now + delay
-                    logger.warning("%s exited with %s; restarting in %.0fs", proc.name, proc.process.returncode, delay)
+                    logger.warning(
+                        "%s exited with %s; restarting in %.0fs; %s",
+                        proc.name,
+                        proc.process.returncode,
+                        delay,
+                        self._log_hint(proc),
+                    )
                     continue
                 if now < proc.restart_at:
                     continue
                 if proc.log is not None:
                     proc.log.close()
-                    proc.log = self._open_log(proc.name)
+                    proc.log = self._open_log(proc.name, fresh=False)
+                proc.started_at, proc.ready = time.monotonic(), False
                 proc.process = subprocess.Popen(
                     proc.command,
                     env=proc.env,
@@ -256,6 +281,10 @@ class EmbeddedStack:
             # A stage the gateway can do without is "not deployed" when not started; the others are always wired.
             deployed = stage in s.stages or not APPS[stage].optional
             env[f"{APPS['gateway'].env_prefix}{stage.upper()}_URL"] = self.url(stage) if deployed else ""
+        # glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what was freed in it:
+        # with 16 torch threads, VE held 444 MB after one request with the default, 344 MB with 2 arenas
+        # (benchmarks/bench_memory.py, README). A value set by the user wins.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         env.update(self.extra_env)
         return env
 
@@ -288,16 +317,20 @@ class EmbeddedStack:
         host, port = host_port.rsplit(":", 1)
         if port_open(host, int(port)):
             raise StackError(f"port {port} for {name} is already in use; set GMNER_EMBEDDED_{name.upper()}_PORT")
-        log = self._open_log(name)
+        log = self._open_log(name, fresh=True)
         env = self._env()
         process = subprocess.Popen(command, env=env, stdout=log or None, stderr=subprocess.STDOUT if log else None)
-        self.processes.append(ManagedProcess(name, process, ready_url, log, command=list(command), env=env))
+        self.processes.append(
+            ManagedProcess(name, process, ready_url, log, command=list(command), env=env, log_path=self._log_path(name))
+        )
 
-    def _open_log(self, name: str) -> IO[bytes] | None:
-        if self.settings.log_dir is None:
-            return None
-        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-        return (self.settings.log_dir / f"{name}.log").open("ab")
+    def _log_path(self, name: str) -> Path | None:
+        logs = self.settings.logs_path
+        return logs / f"{name}.log" if logs is not None else None
+
+    def _open_log(self, name: str, *, fresh: bool) -> IO[bytes] | None:
+        logs = self.settings.logs_path
+        return open_log(logs, name, fresh=fresh) if logs is not None else None
 
     def _ensure_redis(self) -> None:
         s = self.settings
@@ -308,8 +341,12 @@ class EmbeddedStack:
             logger.warning("no Redis at %s and no redis-server binary: the LLM cache is off", self.redis_url)
             return
         command = [server, "--bind", s.host, "--port", str(s.redis_port), "--save", "", "--appendonly", "no"]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        self.processes.append(ManagedProcess("redis", process, "", None, command=command, quiet=True))
+        log = self._open_log("redis", fresh=True)
+        # Streaming mode leaves Redis out: its banner is noise to anyone debugging the stages.
+        process = subprocess.Popen(command, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else None)
+        self.processes.append(
+            ManagedProcess("redis", process, "", log, command=command, quiet=True, log_path=self._log_path("redis"))
+        )
         for _ in range(50):
             if port_open(s.host, s.redis_port):
                 return
@@ -317,6 +354,9 @@ class EmbeddedStack:
         raise StackError(f"redis-server did not start on port {s.redis_port}")
 
     def _log_hint(self, proc: ManagedProcess) -> str:
-        if self.settings.log_dir is None:
+        """Where to look, with the log's last lines: the terminal shows nothing else of a child's output."""
+        if proc.log is not None:
+            proc.log.flush()
+        if proc.log_path is None:
             return "see its output above"
-        return f"see {self.settings.log_dir / (proc.name + '.log')}"
+        return tail_block(proc.log_path)
