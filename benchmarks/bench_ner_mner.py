@@ -24,7 +24,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-ROWS = ("spacy", "spacy-knowledge", "crf", "crf-knowledge", "crf-llm-knowledge")
+ROWS = (
+    "spacy",
+    "spacy-knowledge",
+    "crf",
+    "crf-knowledge",
+    "crf-llm-knowledge",
+    "transformers",
+    "transformers-knowledge",
+)
 DEFAULT_ROWS = ROWS[:4]
 TITLES = {
     "spacy": "spaCy en_core_web_sm as shipped, no knowledge",
@@ -32,6 +40,8 @@ TITLES = {
     "crf": "CRF model (ours), no knowledge",
     "crf-knowledge": "CRF model (ours) + dataset knowledge",
     "crf-llm-knowledge": "CRF model (ours) + knowledge from the embedded LLM",
+    "transformers": "transformers backend (--transformers-model), no knowledge",
+    "transformers-knowledge": "transformers backend (--transformers-model) + dataset knowledge",
 }
 
 
@@ -40,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
     parser.add_argument("--model", type=Path, help="CRF model directory (default: the committed model)")
+    parser.add_argument(
+        "--transformers-model",
+        type=Path,
+        help="for the transformers rows: a directory written by `gmner train ner --recipe transformers`",
+    )
+    parser.add_argument(
+        "--transformers-model-plain",
+        type=Path,
+        help="for the `transformers` row only: a model trained without knowledge (default: --transformers-model)",
+    )
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument(
         "--llm-url",
@@ -72,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     backends: dict[str, Any] = {}
     for row in rows:
         kind = row.split("-")[0]
+        if kind == "transformers" and row == "transformers" and args.transformers_model_plain is not None:
+            kind = "transformers-plain"
         if kind not in backends:
-            backends[kind] = _backend(kind, args.model)
+            backends[kind] = _backend(kind, args.model, args.transformers_model, args.transformers_model_plain)
         backend = backends[kind]
         with_knowledge = row.endswith("-knowledge")
         knowledge_of = _llm_knowledge(args.llm_url) if row == "crf-llm-knowledge" else None
@@ -148,7 +170,20 @@ def _llm_knowledge(llm_url: str) -> Callable[[str], str | None]:
     return knowledge_of
 
 
-def _backend(kind: str, model: Path | None) -> Callable[..., Any]:
+def _backend(
+    kind: str, model: Path | None, transformers_model: Path | None, transformers_plain: Path | None
+) -> Callable[..., Any]:
+    if kind.startswith("transformers"):
+        # The service's own backend class, as GMNER_NER_BACKEND=transformers loads it.
+        from services.ner.backends.transformers_backend import TransformersNERBackend
+
+        path = transformers_plain if kind == "transformers-plain" else transformers_model
+        if path is None:
+            raise SystemExit("the transformers rows need --transformers-model DIR")
+        # Served with the sub-token budget it was trained with (GMNER_NER_HF_MAX_LENGTH in the service).
+        report = path / "training_report.json"
+        trained = json.loads(report.read_text())["config"]["max_length"] if report.exists() else 512
+        return TransformersNERBackend(str(path), max_length=int(trained))
     if kind == "spacy":
         from services.ner.backends.spacy_backend import SpacyNERBackend
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from gateway.inputs import read_post
 from gateway.overlay import render_overlay, to_png
 from gateway.router import OVERLAY_REQUEST_BODY, ServingDep
 from shared.errors import APIError
 from shared.images import DecodedImage
+from shared.limits import TEXT_LIMITS
 from shared.protocol.gateway import GMNERResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -51,6 +53,14 @@ def _render(decoded: DecodedImage, answer: GMNERResponse) -> bytes:
 
 
 @page_router.get("/")
-async def index() -> FileResponse:
+async def index() -> HTMLResponse:
     """The page to try one post by hand; its script calls `POST /v1/gmner`."""
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(_page_html(), headers={"Cache-Control": "no-cache"})
+
+
+@functools.cache
+def _page_html() -> str:
+    # The text box's limit comes from the deployment's one setting, so the page stops typing where the API
+    # would answer 422.
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return template.replace("{{max_text_chars}}", str(TEXT_LIMITS.max_text_chars))

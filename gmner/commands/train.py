@@ -91,6 +91,11 @@ def register(subparsers: Any) -> None:
     transformers.add_argument("--batch-size", type=int, default=4)
     transformers.add_argument("--max-length", type=int, default=256, help="sub-tokens of text + knowledge (256)")
     transformers.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
+    transformers.add_argument(
+        "--time-budget-min",
+        type=float,
+        help="stop the optimisation after this many minutes; the partial epoch is scored on dev (CPU runs)",
+    )
     ner.set_defaults(func=run_ner)
 
 
@@ -161,6 +166,7 @@ def _run_transformers(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         device=args.device,
         seed=args.seed if args.seed is not None else 42,
         limit=args.limit,
+        time_budget_s=None if args.time_budget_min is None else 60 * args.time_budget_min,
     )
     report = train_transformers_ner(cfg)
     return {"summary": {"out": str(out), "seconds": report["seconds"], "best": report["best"]}, **report}

@@ -17,6 +17,7 @@ from gateway.inputs import Post
 from gateway.overlay import MASK_ALPHA, PALETTE, entity_colour, render_overlay, render_overlay_png
 from gateway.settings import GatewaySettings
 from shared.images import DecodedImage
+from shared.limits import TEXT_LIMITS
 from shared.protocol.common import EntityType, RLEMask
 from shared.protocol.gateway import GMNEREntity, GMNERResponse, Task, VisualReason
 from tests.conftest import closed_port_url
@@ -225,6 +226,9 @@ def test_page_and_its_files_are_served(client: TestClient) -> None:
     for asset in ("/static/app.js", "/static/rle.js", "/static/style.css"):
         assert f'"{asset}"' in page.text
         assert client.get(asset).status_code == 200
+    # The text box stops where the API's one text limit would refuse the post.
+    assert f'maxlength="{TEXT_LIMITS.max_text_chars}"' in page.text
+    assert "{{" not in page.text
     # Offline by design: no file of the page loads anything from another host.
     for name in ("/", "/static/app.js", "/static/style.css"):
         assert "https://" not in client.get(name).text

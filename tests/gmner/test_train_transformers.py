@@ -82,3 +82,28 @@ def test_train_ner_transformers_recipe_saves_what_the_backend_loads(
     entities = backend(text, "Named entities: 1. kalomi (person)")
     for entity in entities:
         assert text[entity.start : entity.end] == entity.text
+
+
+def test_time_budget_stops_training_mid_epoch_and_keeps_the_scored_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_synthetic_dataset(tmp_path / "data", train=12, dev=4, test=4)
+    encoder = _tiny_bert(tmp_path / "tiny-bert")
+    out = tmp_path / "model"
+    # A budget of zero minutes: the first step spends it, so training stops after one of the 3 x 6 planned steps.
+    code = main(
+        [
+            "train", "ner", "--recipe", "transformers", "--data-dir", str(data), "--out", str(out),
+            "--model", str(encoder), "--epochs", "3", "--batch-size", "2", "--max-length", "64", "--device", "cpu",
+            "--time-budget-min", "0",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["stopped_by_time_budget"] is True
+    assert (report["steps"], report["planned_steps"]) == (1, 18)
+    assert [h["epoch"] for h in report["history"]] == [1]
+    assert report["history"][0]["epoch_fraction"] == pytest.approx(1 / 6, abs=1e-3)
+    assert report["best"]["epoch"] == 1
+    assert TransformersNERBackend(str(out)).crf is not None
