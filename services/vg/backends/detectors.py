@@ -12,6 +12,7 @@ than through the processors' post-processing, whose conventions differ between m
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any
 
 from services.vg.backends.base import Scored, VGPipeline
@@ -26,12 +27,34 @@ def _corners(cx: float, cy: float, w: float, h: float, sx: float, sy: float) -> 
 
 
 class _TorchDetector(VGPipeline[Any]):
-    def _setup(self, device: str, dtype: str) -> None:
+    """Loads a `transformers` detector and its processor; subclasses name the classes and read their limits."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        query: str = "{description}",
+        device: str = "cpu",
+        dtype: str = "float32",
+        min_score: float = 0.0,
+    ) -> None:
+        super().__init__(min_score)
         import torch
 
         self.torch = torch
         self.device = device
         self.dtype = getattr(torch, dtype)
+        self.query = query
+        self.processor, detector = self._load(model, self.dtype)
+        self.model = detector.to(device).eval()
+        self._loaded()
+
+    @abstractmethod
+    def _load(self, model: str, dtype: Any) -> tuple[Any, Any]:
+        """The processor and the model (on the CPU, not yet in eval mode)."""
+
+    def _loaded(self) -> None:
+        """Reads what the model's config fixes (text lengths, special tokens) once it is loaded."""
 
     def _to_device(self, inputs: Any) -> dict[str, Any]:
         return {
@@ -44,25 +67,14 @@ class _TorchDetector(VGPipeline[Any]):
 class Owlv2VGBackend(_TorchDetector):
     name = "owlv2"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        query: str = "{description}",
-        device: str = "cpu",
-        dtype: str = "float32",
-        min_score: float = 0.0,
-    ) -> None:
-        super().__init__(min_score)
-        self._setup(device, dtype)
-        from transformers import Owlv2ForObjectDetection, Owlv2Processor
-
-        self.query = query
-        self.processor = Owlv2Processor.from_pretrained(model)
-        # transformers types .to() through a decorator whose signature wants the model first.
-        self.model = Owlv2ForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()  # type: ignore[arg-type]
+    def _loaded(self) -> None:
         # OWL's text tower has 16 positions: longer queries are cut.
         self.max_length: int = self.model.config.text_config.max_position_embeddings
+
+    def _load(self, model: str, dtype: Any) -> tuple[Any, Any]:
+        from transformers import Owlv2ForObjectDetection, Owlv2Processor
+
+        return Owlv2Processor.from_pretrained(model), Owlv2ForObjectDetection.from_pretrained(model, dtype=dtype)
 
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Any:
         queries = [fill(self.query, e) for e in expressions]
@@ -98,23 +110,12 @@ class GroundingDinoVGBackend(_TorchDetector):
 
     name = "grounding-dino"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        query: str = "{description}",
-        device: str = "cpu",
-        dtype: str = "float32",
-        min_score: float = 0.0,
-    ) -> None:
-        super().__init__(min_score)
-        self._setup(device, dtype)
+    def _load(self, model: str, dtype: Any) -> tuple[Any, Any]:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
-        self.query = query
-        self.processor = AutoProcessor.from_pretrained(model)
-        # transformers types .to() through a decorator whose signature wants the model first.
-        self.model = GroundingDinoForObjectDetection.from_pretrained(model, dtype=self.dtype).to(device).eval()  # type: ignore[arg-type]
+        return AutoProcessor.from_pretrained(model), GroundingDinoForObjectDetection.from_pretrained(model, dtype=dtype)
+
+    def _loaded(self) -> None:
         self.max_text_len: int = self.model.config.max_text_len
         tokenizer = self.processor.tokenizer
         self.tokenizer = tokenizer
