@@ -49,19 +49,20 @@ def test_crf_loss_is_the_negative_log_likelihood() -> None:
     assert crf(emissions, tags, mask).item() == pytest.approx(torch.stack(expected).mean().item(), abs=1e-5)
 
 
-def test_train_ner_transformers_recipe_saves_what_the_backend_loads(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _train(tmp_path: Path, *options: str) -> tuple[int, Path]:
+    """`gmner train ner --recipe transformers` on a synthetic dataset (12 train posts) with the tiny BERT."""
     data = write_synthetic_dataset(tmp_path / "data", train=12, dev=4, test=4)
     encoder = _tiny_bert(tmp_path / "tiny-bert")
     out = tmp_path / "model"
-    code = main(
-        [
-            "train", "ner", "--recipe", "transformers", "--data-dir", str(data), "--out", str(out),
-            "--model", str(encoder), "--epochs", "3", "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", "4",
-            "--max-length", "64", "--device", "cpu",
-        ]
-    )  # fmt: skip
+    argv = ["train", "ner", "--recipe", "transformers", "--data-dir", str(data), "--out", str(out)]
+    argv += ["--model", str(encoder), "--epochs", "3", "--max-length", "64", "--device", "cpu", *options]
+    return main(argv), out
+
+
+def test_train_ner_transformers_recipe_saves_what_the_backend_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _train(tmp_path, "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", "4")
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert 1 <= summary["best"]["epoch"] <= 3
@@ -87,17 +88,8 @@ def test_train_ner_transformers_recipe_saves_what_the_backend_loads(
 def test_time_budget_stops_training_mid_epoch_and_keeps_the_scored_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = write_synthetic_dataset(tmp_path / "data", train=12, dev=4, test=4)
-    encoder = _tiny_bert(tmp_path / "tiny-bert")
-    out = tmp_path / "model"
     # A budget of zero minutes: the first step spends it, so training stops after one of the 3 x 6 planned steps.
-    code = main(
-        [
-            "train", "ner", "--recipe", "transformers", "--data-dir", str(data), "--out", str(out),
-            "--model", str(encoder), "--epochs", "3", "--batch-size", "2", "--max-length", "64", "--device", "cpu",
-            "--time-budget-min", "0",
-        ]
-    )  # fmt: skip
+    code, out = _train(tmp_path, "--batch-size", "2", "--time-budget-min", "0")
     assert code == 0
     capsys.readouterr()
     report = json.loads((out / "training_report.json").read_text())
