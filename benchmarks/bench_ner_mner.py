@@ -55,11 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="for the transformers rows: a directory written by `gmner train ner --recipe transformers`",
     )
-    parser.add_argument(
-        "--transformers-model-plain",
-        type=Path,
-        help="for the `transformers` row only: a model trained without knowledge (default: --transformers-model)",
-    )
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument(
         "--llm-url",
@@ -92,10 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     backends: dict[str, Any] = {}
     for row in rows:
         kind = row.split("-")[0]
-        if kind == "transformers" and row == "transformers" and args.transformers_model_plain is not None:
-            kind = "transformers-plain"
         if kind not in backends:
-            backends[kind] = _backend(kind, args.model, args.transformers_model, args.transformers_model_plain)
+            backends[kind] = _backend(kind, args.model, args.transformers_model)
         backend = backends[kind]
         with_knowledge = row.endswith("-knowledge")
         knowledge_of = _llm_knowledge(args.llm_url) if row == "crf-llm-knowledge" else None
@@ -170,14 +163,12 @@ def _llm_knowledge(llm_url: str) -> Callable[[str], str | None]:
     return knowledge_of
 
 
-def _backend(
-    kind: str, model: Path | None, transformers_model: Path | None, transformers_plain: Path | None
-) -> Callable[..., Any]:
-    if kind.startswith("transformers"):
+def _backend(kind: str, model: Path | None, transformers_model: Path | None) -> Callable[..., Any]:
+    if kind == "transformers":
         # The service's own backend class, as GMNER_NER_BACKEND=transformers loads it.
         from services.ner.backends.transformers_backend import TransformersNERBackend
 
-        path = transformers_plain if kind == "transformers-plain" else transformers_model
+        path = transformers_model
         if path is None:
             raise SystemExit("the transformers rows need --transformers-model DIR")
         # Served with the sub-token budget it was trained with (GMNER_NER_HF_MAX_LENGTH in the service).

@@ -31,6 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 Span = tuple[int, int, str]  # first word, one past the last word, type
 
 
+def _overlaps(a: Span, start: int, end: int) -> bool:
+    return a[0] < end and start < a[1]
+
+
+def _after_hash_or_at(words: list[str], start: int) -> bool:
+    return start > 0 and words[start - 1] in ("#", "@")
+
+
 def breakdown(posts: list[Any], predicted: list[set[Span]]) -> dict[str, Any]:
     from gmner.training.metrics import tag_spans
     from services.ner.backends.knowledge_parsing import match_key, parse_knowledge
@@ -49,7 +57,8 @@ def breakdown(posts: list[Any], predicted: list[set[Span]]) -> dict[str, Any]:
             start, end, kind = span
             counts["missed"] += 1
             per_type_missed[kind] += 1
-            overlapping = [g for g in guesses if g[0] < end and start < g[1]]
+            overlapping = [g for g in guesses if _overlaps(g, start, end)]
+            same_span = [g for g in overlapping if (g[0], g[1]) == (start, end)]
             if not overlapping:
                 counts["missed_no_prediction"] += 1
                 key = match_key(" ".join(post.words[start:end]))
@@ -57,18 +66,17 @@ def breakdown(posts: list[Any], predicted: list[set[Span]]) -> dict[str, Any]:
                     counts["missed_no_prediction_in_knowledge"] += 1
                 if key and key in listed_keys:
                     counts["missed_no_prediction_listed"] += 1
-                if start > 0 and post.words[start - 1] in ("#", "@"):
+                if _after_hash_or_at(post.words, start):
                     counts["missed_no_prediction_after_hash_or_at"] += 1
-            elif any((g[0], g[1]) == (start, end) for g in overlapping):
+            elif same_span:
                 counts["wrong_type"] += 1
-                other = next(g[2] for g in overlapping if (g[0], g[1]) == (start, end))
-                confusions[f"{kind}->{other}"] += 1
+                confusions[f"{kind}->{same_span[0][2]}"] += 1
             else:
                 counts["boundary"] += 1
         for start, end, _ in guesses - gold:
-            if not any(g[0] < end and start < g[1] for g in gold):
+            if not any(_overlaps(g, start, end) for g in gold):
                 counts["spurious"] += 1
-                if start > 0 and post.words[start - 1] in ("#", "@"):
+                if _after_hash_or_at(post.words, start):
                     counts["spurious_after_hash_or_at"] += 1
     return {
         "counts": dict(counts),
