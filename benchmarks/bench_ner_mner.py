@@ -171,10 +171,8 @@ def _backend(kind: str, model: Path | None, transformers_model: Path | None) -> 
         path = transformers_model
         if path is None:
             raise SystemExit("the transformers rows need --transformers-model DIR")
-        # Served with the sub-token budget it was trained with (GMNER_NER_HF_MAX_LENGTH in the service).
-        report = path / "training_report.json"
-        trained = json.loads(report.read_text())["config"]["max_length"] if report.exists() else 512
-        return TransformersNERBackend(str(path), max_length=int(trained))
+        # Like the service, it reads the trained sub-token budget from the model's training_report.json.
+        return TransformersNERBackend(str(path))
     if kind == "spacy":
         from services.ner.backends.spacy_backend import SpacyNERBackend
 

@@ -24,7 +24,9 @@ class NERSettings(AppSettings):
     hf_model: str | None = None
     # Tag scheme of the transformers model's labels: "auto" reads it from the label names.
     hf_scheme: str = Field(default="auto", pattern="^(auto|bio|bioes)$")
-    hf_max_length: int = Field(default=512, ge=16)
+    # Sub-tokens per input; null: the length the model was trained with (its training_report.json), else the
+    # tokenizer's limit capped at 512.
+    hf_max_length: int | None = Field(default=None, ge=16)
     device: str = "cpu"
 
     # Knowledge step (PLIM): an LLM writes auxiliary knowledge; the tagger reads it as extra context.

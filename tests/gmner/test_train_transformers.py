@@ -78,6 +78,7 @@ def test_train_ner_transformers_recipe_saves_what_the_backend_loads(
 
     backend = TransformersNERBackend(str(out))
     assert backend.crf is not None and backend.scheme == "bio"
+    assert backend.max_length == 64  # the --max-length it was trained with, read from training_report.json
     assert [backend.id2label[i] for i in range(len(LABELS))] == list(LABELS)
     text = "i saw kalomi yesterday"
     entities = backend(text, "Named entities: 1. kalomi (person)")

@@ -4,10 +4,15 @@ The text is split into whitespace words (the dataset's tokenisation); the knowle
 second sequence of the pair, so the encoder attends to it while only the text's words are tagged.
 A CRF layer is used when the model directory holds `crf.safetensors` with `transitions` [K, K] and,
 optionally, `start_transitions` / `end_transitions` [K] (the layout of pytorch-crf).
+
+The input length defaults to the one the model was trained with (`training_report.json` of
+`gmner train ner --recipe transformers`), since positions past it were never seen in fine-tuning; without a
+report it is the smallest of the tokenizer's `model_max_length`, the model's position table and 512.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,13 +25,15 @@ from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
 
 CRF_FILE = "crf.safetensors"
+REPORT_FILE = "training_report.json"
+DEFAULT_MAX_LENGTH = 512
 
 
 class TransformersNERBackend(NERBackend):
     name = "transformers"
     supports_context = True
 
-    def __init__(self, model: str, *, scheme: str = "auto", max_length: int = 512, device: str = "cpu") -> None:
+    def __init__(self, model: str, *, scheme: str = "auto", max_length: int | None = None, device: str = "cpu") -> None:
         import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -36,7 +43,9 @@ class TransformersNERBackend(NERBackend):
             raise ValueError("the transformers NER backend needs a fast tokenizer (word_ids)")
         self.model = AutoModelForTokenClassification.from_pretrained(model).to(device).eval()
         self.device = device
-        self.max_length = max_length
+        self.max_length = (
+            max_length or trained_max_length(Path(model)) or _default_max_length(self.tokenizer, self.model)
+        )
         self.id2label: dict[int, str] = {int(k): v for k, v in self.model.config.id2label.items()}
         labels = [self.id2label[i] for i in range(len(self.id2label))]
         self.scheme = detect_scheme(labels) if scheme == "auto" else scheme
@@ -80,6 +89,29 @@ class TransformersNERBackend(NERBackend):
             start, end = inputs.offsets[span.start][0], inputs.offsets[span.end - 1][1]
             entities.append(Entity(text=inputs.text[start:end], type=entity_type, start=start, end=end))
         return entities
+
+
+def trained_max_length(model_dir: Path) -> int | None:
+    """The `max_length` a model was fine-tuned with, from its training report; None without a readable one."""
+    path = model_dir / REPORT_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["config"]["max_length"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: no readable config.max_length ({exc})") from exc
+    if not isinstance(value, int) or isinstance(value, bool) or value < 16:
+        raise ValueError(f"{path}: config.max_length must be an integer >= 16, got {value!r}")
+    return value
+
+
+def _default_max_length(tokenizer: Any, model: Any) -> int:
+    # Tokenizers saved without a limit report a huge sentinel (int(1e30)); the position table is the hard limit.
+    limits = [DEFAULT_MAX_LENGTH]
+    for limit in (getattr(tokenizer, "model_max_length", None), getattr(model.config, "max_position_embeddings", None)):
+        if isinstance(limit, int) and limit > 0:
+            limits.append(limit)
+    return min(limits)
 
 
 def _load_crf(path: Path, num_labels: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from services.ner.backends import load_backend
 from services.ner.backends.spacy_backend import SpacyNERBackend
-from services.ner.backends.transformers_backend import CRF_FILE
+from services.ner.backends.transformers_backend import CRF_FILE, REPORT_FILE
 from services.ner.settings import NERSettings
 from shared.protocol.common import EntityType
 from tests.tiny_models import save_tiny_bert
@@ -91,6 +92,26 @@ def test_transformers_backend_rejects_mismatched_crf(tmp_path: Path) -> None:
     _tiny_token_classifier(model)
     save_file({"transitions": np.zeros((3, 3), dtype=np.float32)}, str(model / CRF_FILE))
     with pytest.raises(ValueError, match="do not match"):
+        load_backend(_settings(model))
+
+
+def test_transformers_backend_reads_the_trained_max_length(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    _tiny_token_classifier(model)
+    # Without a training report: the tiny model's 64 positions bound it, not the 512 default.
+    assert load_backend(_settings(model)).max_length == 64
+    (model / REPORT_FILE).write_text(json.dumps({"config": {"max_length": 48}}))
+    assert load_backend(_settings(model)).max_length == 48
+    explicit = NERSettings(backend="transformers", hf_model=str(model), hf_max_length=32, knowledge_enabled=False)
+    assert load_backend(explicit).max_length == 32
+
+
+@pytest.mark.parametrize("report", ["{not json", '{"config": {}}', '{"config": {"max_length": "192"}}'])
+def test_transformers_backend_rejects_an_unreadable_training_report(tmp_path: Path, report: str) -> None:
+    model = tmp_path / "model"
+    _tiny_token_classifier(model)
+    (model / REPORT_FILE).write_text(report)
+    with pytest.raises(ValueError, match="max_length"):
         load_backend(_settings(model))
 
 
