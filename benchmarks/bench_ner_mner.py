@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         help="OpenAI-compatible LLM server for the crf-llm-knowledge row (e.g. the one `gmner serve` starts); "
         "its answers are cached in Redis like the service's (GMNER_LLM_* settings apply)",
     )
+    parser.add_argument(
+        "--llm-knowledge-file",
+        type=Path,
+        help="for the crf-llm-knowledge row: the LLM's knowledge written beforehand by `gmner knowledge` "
+        "(instead of calling --llm-url); it must cover every post scored",
+    )
     parser.add_argument("--knowledge-max-chars", type=int, default=1200, help="as GMNER_NER_KNOWLEDGE_MAX_CHARS")
     parser.add_argument("--predictions-dir", type=Path, help="write <row>.jsonl predictions here for gmner eval")
     parser.add_argument("--report", type=Path, help="write the results as JSON here")
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             backends[kind] = _backend(kind, args.model, args.transformers_model)
         backend = backends[kind]
         with_knowledge = row.endswith("-knowledge")
-        knowledge_of = _llm_knowledge(args.llm_url) if row == "crf-llm-knowledge" else None
+        knowledge_of = _llm_knowledge(args, posts) if row == "crf-llm-knowledge" else None
         started = time.perf_counter()
         predicted = []
         lines = []
@@ -134,33 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _llm_knowledge(llm_url: str) -> Callable[[str], str | None]:
-    """The NER service's own knowledge step (same prompt, examples and LLM client), run post by post."""
-    import asyncio
+def _llm_knowledge(args: argparse.Namespace, posts: list[Any]) -> Callable[[str], str | None]:
+    """The LLM's knowledge per post text: from --llm-knowledge-file, else the NER service's own knowledge step."""
+    if args.llm_knowledge_file is None:
+        from gmner.training.llm_knowledge import service_knowledge
 
-    from services.ner.knowledge.bank import load_examples
-    from services.ner.knowledge.embedder import SentenceEmbedder
-    from services.ner.knowledge.selector import ExampleSelector
-    from services.ner.serving import ServingNER
-    from services.ner.settings import NERSettings
-    from shared.lifecycle import build_llm_client
-    from shared.llm.client import LLMError
-    from shared.settings import LLMSettings
+        return service_knowledge(args.llm_url)
+    from gmner.eval.knowledge import read_knowledge
 
-    settings = NERSettings()
-    selector = ExampleSelector(load_examples(settings.examples_path), SentenceEmbedder(settings.embedder_path))
-    loop = asyncio.new_event_loop()
-    llm = build_llm_client("bench", LLMSettings(base_url=llm_url))
-    serving = ServingNER(settings, backend=None, selector=selector, llm=llm)  # type: ignore[arg-type]
-
-    def knowledge_of(text: str) -> str | None:
-        try:
-            return loop.run_until_complete(serving.generate_knowledge(text, None))
-        except LLMError as exc:
-            print(f"no knowledge for {text[:40]!r}: {exc}", file=sys.stderr)
-            return None
-
-    return knowledge_of
+    file = read_knowledge(args.llm_knowledge_file)
+    by_text = {post.text: file.lookup(index, post.text) for index, post in enumerate(posts)}
+    missing = sum(1 for knowledge in by_text.values() if knowledge is None)
+    if missing:
+        raise SystemExit(f"{args.llm_knowledge_file} lacks {missing} of the {len(posts)} posts (gmner knowledge)")
+    return by_text.__getitem__
 
 
 def _backend(kind: str, model: Path | None, transformers_model: Path | None) -> Callable[..., Any]:

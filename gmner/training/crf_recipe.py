@@ -57,6 +57,12 @@ class CRFRecipeConfig:
     knowledge_noise: bool = False
     # Clusters of the feature spaCy model's word vectors as features (needs a model with vectors, e.g. md).
     word_clusters: bool = False
+    # The span classifier also reads this encoder's contextual word vectors (see word_context): a path, or
+    # word_context.BUNDLED_ENCODER for the bundled all-MiniLM-L6-v2; None: off.
+    contextual_encoder: str | None = None
+    # A knowledge file written by our own LLM (`gmner knowledge --split train`): the knowledge variant also
+    # trains on a copy of each post it covers with that knowledge, the kind it will see when serving.
+    llm_knowledge: Path | None = None
     limit: int | None = None  # only the first N posts of each split (smoke runs)
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -71,6 +77,7 @@ class _Prepared:
     # CRF is trained on a post whose copy it then scores.
     groups: list[int] = field(default_factory=list)
     clusters: Any = None  # WordClusters of the feature spaCy model, when trained with them
+    vectors: list[Any] | None = None  # contextual word vectors [words, dims] per post, when trained with them
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -83,6 +90,7 @@ class _Prepared:
             [*self.gazetteers, *(self.gazetteers[i] for i, _ in copies)],
             [*self.groups, *(self.groups[i] for i, _ in copies)],
             self.clusters,
+            None if self.vectors is None else [*self.vectors, *(self.vectors[i] for i, _ in copies)],
         )
 
 
@@ -107,6 +115,8 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
     variants = ([KNOWLEDGE_VARIANT] if cfg.knowledge else []) + ([PLAIN_VARIANT] if cfg.plain else [])
     if not variants:
         raise ValueError("nothing to train: both the knowledge and the plain variant are off")
+    if cfg.llm_knowledge is not None and not cfg.llm_knowledge.is_file():
+        raise FileNotFoundError(f"{cfg.llm_knowledge}: no such knowledge file (write one with gmner knowledge)")
     train_split = load_split(cfg.data_dir, "train", knowledge=cfg.knowledge)
     dev_split = load_split(cfg.data_dir, "dev", knowledge=cfg.knowledge)
     train_posts = train_split.posts[: cfg.limit] if cfg.limit else train_split.posts
@@ -141,8 +151,19 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
 
         clusters = WordClusters.build(nlp, seed=cfg.seed)
         log(f"word-vector clusters ({', '.join(str(k) for k in clusters.levels)})")
-    train = _Prepared(train_posts, train_tags, train_gazetteers, clusters=clusters)
-    dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts), clusters=clusters)
+    word_context = None
+    train_vectors = dev_vectors = None
+    if cfg.contextual_encoder:
+        from services.ner.backends.word_context import WordContext, WordEncoder
+
+        encoder = WordEncoder(cfg.contextual_encoder)
+        raw_train = encoder([p.words for p in train_posts])
+        word_context = WordContext.fit(encoder, raw_train, seed=cfg.seed)
+        train_vectors = word_context.project(raw_train)
+        dev_vectors = word_context([p.words for p in dev_posts])
+        log(f"contextual word vectors ({encoder.encoder}, {word_context.dims} dimensions)")
+    train = _Prepared(train_posts, train_tags, train_gazetteers, clusters=clusters, vectors=train_vectors)
+    dev = _Prepared(dev_posts, dev_tags, [full_gazetteer] * len(dev_posts), clusters=clusters, vectors=dev_vectors)
     knowledge_train = train
     if cfg.knowledge and cfg.knowledge_noise:
         from gmner.training.knowledge_noise import NoiseConfig, noisy_copies
@@ -150,6 +171,10 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
         copies = noisy_copies(train_posts, NoiseConfig(seed=cfg.seed))
         knowledge_train = train.with_copies(copies)
         log(f"{len(copies)} noisy knowledge copies added for the knowledge variant")
+    if cfg.knowledge and cfg.llm_knowledge is not None:
+        copies = llm_knowledge_copies(train_posts, cfg.llm_knowledge)
+        knowledge_train = knowledge_train.with_copies(copies)
+        log(f"{len(copies)} copies with the LLM knowledge of {cfg.llm_knowledge} added for the knowledge variant")
 
     staging = Path(tempfile.mkdtemp(prefix="gmner-crf-", dir=cfg.out.parent if cfg.out.parent.exists() else None))
     try:
@@ -163,6 +188,10 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             from services.ner.backends.word_clusters import CLUSTER_FILE
 
             clusters.save(staging / CLUSTER_FILE)
+        if word_context is not None:
+            from services.ner.backends.word_context import CONTEXT_FILE
+
+            word_context.save(staging / CONTEXT_FILE)
         if full_gazetteer is not None:
             (staging / GAZETTEER_FILE).write_text(
                 json.dumps(full_gazetteer.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
@@ -180,7 +209,7 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
                 "dev_posts": len(dev_posts),
                 "seconds": round(elapsed, 1),
                 "config": {
-                    k: (list(v) if isinstance(v, tuple) else v)
+                    k: list(v) if isinstance(v, tuple) else _portable(v) if isinstance(v, Path) else v
                     for k, v in asdict(cfg).items()
                     if k not in ("data_dir", "out", "log")
                 },
@@ -192,6 +221,19 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
         shutil.rmtree(staging, ignore_errors=True)
     log(f"model written to {cfg.out}")
     return report
+
+
+def llm_knowledge_copies(posts: Sequence[Post], path: Path) -> list[tuple[int, Post]]:
+    """(index, copy of the post with the file's knowledge) for each post the file covers with non-empty knowledge."""
+    from gmner.eval.knowledge import read_knowledge
+
+    knowledge = read_knowledge(path)
+    copies = []
+    for index, post in enumerate(posts):
+        text = knowledge.lookup(index, post.text)
+        if text and text.strip():
+            copies.append((index, Post(id=post.id, words=post.words, tags=post.tags, knowledge=text)))
+    return copies
 
 
 def _portable(path: Path) -> str:
@@ -374,11 +416,14 @@ def _span_data(
     rows: list[np.ndarray] = []
     labels: list[str] = []
     index: list[tuple[int, int, int]] = []
-    for post_index, (post, tags, gazetteer, (path, marginals), match) in enumerate(
-        zip(data.posts, data.tags, data.gazetteers, outputs, matches, strict=True)
+    vectors = data.vectors if data.vectors is not None else [None] * len(data.posts)
+    for post_index, (post, tags, gazetteer, (path, marginals), match, post_vectors) in enumerate(
+        zip(data.posts, data.tags, data.gazetteers, outputs, matches, vectors, strict=True)
     ):
         knowledge = post.knowledge if use_knowledge else None
-        spans, post_rows = featurizer.candidates(post.words, tags, path, marginals, match, gazetteer, knowledge)
+        spans, post_rows = featurizer.candidates(
+            post.words, tags, path, marginals, match, gazetteer, knowledge, post_vectors
+        )
         if not spans:
             continue
         rows.append(post_rows)

@@ -6,6 +6,7 @@ directory holds:
     config.json        format, feature version, spaCy model, variants and their settings, training metrics
     gazetteer.json     entity strings and words of the training data with their usual type
     word_clusters.npz  optional: clusters of the spaCy model's word vectors (see `word_clusters`)
+    word_context.npz   optional: projection of a sentence encoder's contextual word vectors (see `word_context`)
     knowledge/         the variant used when the LLM's knowledge is given: crf.crfsuite (+ reranker.npz)
     plain/             the variant used without knowledge
 
@@ -22,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from services.ner.backends.base import NERBackend, TaggerInput, split_words
 from services.ner.backends.crf_features import FEATURE_VERSION, post_features
 from services.ner.backends.crf_rerank import SpanFeaturizer, TreeEnsemble, choose_spans, crf_marginals
 from services.ner.backends.gazetteer import Gazetteer
 from services.ner.backends.spacy_features import SpacyTags, load_feature_spacy, spacy_tags
 from services.ner.backends.word_clusters import CLUSTER_FILE, WordClusters
+from services.ner.backends.word_context import CONTEXT_FILE, WordContext
 from services.ner.decoding import decode_tags
 from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
@@ -109,6 +113,7 @@ class CRFVariant:
         knowledge: str | None,
         gazetteer: Gazetteer | None,
         clusters: WordClusters | None = None,
+        vectors: np.ndarray | None = None,
     ) -> list[tuple[int, int, str]]:
         """(first word, one past the last word, type) of each entity. Not thread-safe (the tagger has state)."""
         if not words:
@@ -120,7 +125,7 @@ class CRFVariant:
         if self.reranker is None:
             return [(s.start, s.end, s.label) for s in decode_tags(list(self.tagger.tag(features)), "bio")]
         path, marginals = crf_marginals(self.tagger, features)
-        spans, x = self.featurizer.candidates(words, tags, path, marginals, match, gazetteer, knowledge)
+        spans, x = self.featurizer.candidates(words, tags, path, marginals, match, gazetteer, knowledge, vectors)
         if not spans:
             return []
         return choose_spans(spans, self.reranker.predict_proba(x), self.reranker.classes, self.threshold)
@@ -154,6 +159,10 @@ class CRFNERBackend(NERBackend):
         )
         clusters_path = directory / CLUSTER_FILE
         self.clusters = WordClusters.load(clusters_path, self.nlp) if clusters_path.exists() else None
+        context_path = directory / CONTEXT_FILE
+        self.word_context = WordContext.load(context_path) if context_path.exists() else None
+        if self.word_context is None and config.get("training", {}).get("config", {}).get("contextual_encoder"):
+            raise ValueError(f"{directory}: trained with contextual vectors but {CONTEXT_FILE} is missing")
         self.variants = {
             name: CRFVariant.load(directory / name, variant) for name, variant in config["variants"].items()
         }
@@ -180,7 +189,8 @@ class CRFNERBackend(NERBackend):
         variant = self.pick_variant(context is not None)
         with self._lock:
             tags = spacy_tags(self.nlp, [inputs.words])[0]
-            return variant.predict(inputs.words, tags, context, self.gazetteer, self.clusters)
+            vectors = self.word_context([inputs.words])[0] if self.word_context is not None else None
+            return variant.predict(inputs.words, tags, context, self.gazetteer, self.clusters, vectors)
 
     def postprocess(self, inputs: TaggerInput, outputs: Any) -> list[Entity]:
         entities: list[Entity] = []

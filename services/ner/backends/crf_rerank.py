@@ -26,6 +26,7 @@ from services.ner.backends.gazetteer import Gazetteer
 from services.ner.backends.knowledge_match import KnowledgeMatch
 from services.ner.backends.knowledge_parsing import COARSE_TYPES, parse_knowledge
 from services.ner.backends.spacy_features import SpacyTags
+from services.ner.backends.word_context import span_vector
 from services.ner.decoding import decode_tags
 
 TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -89,14 +90,18 @@ class SpanFeaturizer:
         match: KnowledgeMatch,
         gazetteer: Gazetteer | None,
         knowledge: str | None,
+        vectors: np.ndarray | None = None,
     ) -> tuple[list[Span], np.ndarray]:
-        """The candidate spans of one post and their feature rows, as serving and training compute them."""
+        """The candidate spans of one post and their feature rows, as serving and training compute them.
+
+        `vectors`: the post's contextual word vectors [words, dims] when the model was trained with them.
+        """
         spans = candidates(path, marginals, match)
         if not spans:
             return [], np.zeros((0, 0))
         entities, _ = parse_knowledge(knowledge)
         has_knowledge = bool(knowledge and knowledge.strip())
-        rows = self(words, tags, path, marginals, match, gazetteer, spans, len(entities), has_knowledge)
+        rows = self(words, tags, path, marginals, match, gazetteer, spans, len(entities), has_knowledge, vectors)
         return spans, rows
 
     def __call__(
@@ -110,6 +115,7 @@ class SpanFeaturizer:
         spans: Sequence[Span],
         knowledge_entities: int,
         has_knowledge: bool,
+        vectors: np.ndarray | None = None,
     ) -> np.ndarray:
         n = len(words)
         viterbi = {(s.start, s.end): s.label for s in decode_tags(path, "bio")}
@@ -182,6 +188,7 @@ class SpanFeaturizer:
                 float(words[a].lower() in ("the", "a")),
                 float(b < n and words[b] == ":"),
             ]
+            f += span_vector(vectors, a, b)
             rows.append(f)
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
 
