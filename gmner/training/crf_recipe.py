@@ -63,6 +63,8 @@ class CRFRecipeConfig:
     # A knowledge file written by our own LLM (`gmner knowledge --split train`): the knowledge variant also
     # trains on a copy of each post it covers with that knowledge, the kind it will see when serving.
     llm_knowledge: Path | None = None
+    # F1 points on dev by which the span classifier with contextual vectors must beat the one without to be kept.
+    contextual_margin: float = 0.5
     limit: int | None = None  # only the first N posts of each split (smoke runs)
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -188,7 +190,7 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             from services.ner.backends.word_clusters import CLUSTER_FILE
 
             clusters.save(staging / CLUSTER_FILE)
-        if word_context is not None:
+        if word_context is not None and any(v.get("contextual_vectors") for v in variant_configs.values()):
             from services.ner.backends.word_context import CONTEXT_FILE
 
             word_context.save(staging / CONTEXT_FILE)
@@ -320,6 +322,7 @@ def _train_variant(
     config: dict[str, Any] = {
         "use_knowledge": use_knowledge,
         "reranker": False,
+        "contextual_vectors": False,
         "crf": params,
         "dev": {"crf": crf_dev.as_dict()},
     }
@@ -349,9 +352,52 @@ def _train_variant(
         config["dev"]["selected"] = crf_dev.as_dict()
         return config
 
+    from services.ner.backends.crf_rerank import TreeEnsemble
+
+    log(f"{name}: span classifier on {len(y_train)} candidates")
+    dev_gold = [tag_spans(p.tags) for p in dev.posts]
+    fitted = _fit_span_classifier(x_train, y_train, x_dev, dev_index, dev_gold, cfg)
+    contextual = False
+    dims = train.vectors[0].shape[1] if train.vectors else 0
+    if dims:
+        # The same classifier without the contextual columns (the last `dims`): the encoder costs every request
+        # an extra forward pass, so it is kept only when it is clearly better on dev.
+        plain = _fit_span_classifier(x_train[:, :-dims], y_train, x_dev[:, :-dims], dev_index, dev_gold, cfg)
+        log(
+            f"{name}: span classifier dev F1 {100 * fitted[3].f1:.2f} with contextual vectors, "
+            f"{100 * plain[3].f1:.2f} without"
+        )
+        config["dev"]["with_contextual_vectors"] = fitted[3].as_dict()
+        config["dev"]["without_contextual_vectors"] = plain[3].as_dict()
+        contextual = fitted[3].f1 > plain[3].f1 + cfg.contextual_margin / 100
+        if not contextual:
+            fitted = plain
+    model, iterations, threshold, reranked = fitted
+    log(f"{name}: CRF + span classifier dev {_fmt(reranked)} ({iterations} iterations, threshold {threshold})")
+    config["dev"]["crf_reranked"] = reranked.as_dict()
+    if reranked.f1 <= crf_dev.f1:
+        log(f"{name}: the span classifier does not beat the CRF on dev; keeping the CRF alone")
+        config["dev"]["selected"] = crf_dev.as_dict()
+        return config
+    TreeEnsemble.from_sklearn(model, iterations).save(directory / RERANKER_FILE)
+    config["contextual_vectors"] = contextual
+    config |= {"reranker": True, "threshold": threshold, "iterations": iterations, "type_words": type_words}
+    config["dev"]["selected"] = reranked.as_dict()
+    return config
+
+
+def _fit_span_classifier(
+    x_train: np.ndarray,
+    y_train: list[str],
+    x_dev: np.ndarray,
+    dev_index: list[tuple[int, int, int]],
+    dev_gold: list[set[tuple[int, int, str]]],
+    cfg: CRFRecipeConfig,
+) -> tuple[Any, int, float, PRF]:
+    """The gradient-boosted span classifier, and its number of trees and decision threshold picked on dev."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from services.ner.backends.crf_rerank import TreeEnsemble, choose_spans
+    from services.ner.backends.crf_rerank import choose_spans
 
     model = HistGradientBoostingClassifier(
         max_iter=cfg.gbm_iterations,
@@ -363,31 +409,18 @@ def _train_variant(
     )
     model.fit(x_train, y_train)
     classes = [str(c) for c in model.classes_]
-    log(f"{name}: span classifier on {len(y_train)} candidates")
-
-    dev_gold = [tag_spans(p.tags) for p in dev.posts]
     best: tuple[float, int, float, PRF] | None = None
     checkpoints = set(range(25, cfg.gbm_iterations + 1, 25)) | {cfg.gbm_iterations}
     for iteration, probabilities in enumerate(model.staged_predict_proba(x_dev), 1):
         if iteration not in checkpoints:
             continue
         for threshold in cfg.thresholds:
-            predicted = _decode(dev_index, probabilities, classes, threshold, len(dev.posts), choose_spans)
+            predicted = _decode(dev_index, probabilities, classes, threshold, len(dev_gold), choose_spans)
             result = score_spans(dev_gold, predicted)
             if best is None or result.f1 > best[0] + 1e-9:
                 best = (result.f1, iteration, threshold, result)
     assert best is not None
-    _, iterations, threshold, reranked = best
-    log(f"{name}: CRF + span classifier dev {_fmt(reranked)} ({iterations} iterations, threshold {threshold})")
-    config["dev"]["crf_reranked"] = reranked.as_dict()
-    if reranked.f1 <= crf_dev.f1:
-        log(f"{name}: the span classifier does not beat the CRF on dev; keeping the CRF alone")
-        config["dev"]["selected"] = crf_dev.as_dict()
-        return config
-    TreeEnsemble.from_sklearn(model, iterations).save(directory / RERANKER_FILE)
-    config |= {"reranker": True, "threshold": threshold, "iterations": iterations, "type_words": type_words}
-    config["dev"]["selected"] = reranked.as_dict()
-    return config
+    return model, best[1], best[2], best[3]
 
 
 def _type_words(posts: Sequence[Post]) -> list[str]:

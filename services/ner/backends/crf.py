@@ -88,6 +88,7 @@ class CRFVariant:
     reranker: TreeEnsemble | None
     featurizer: SpanFeaturizer
     threshold: float
+    contextual_vectors: bool = False  # its span classifier reads the post's contextual word vectors
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> CRFVariant:
@@ -104,6 +105,7 @@ class CRFVariant:
             reranker=reranker,
             featurizer=SpanFeaturizer(list(config.get("type_words", []))),
             threshold=float(config.get("threshold", 0.5)),
+            contextual_vectors=bool(config.get("contextual_vectors", False)),
         )
 
     def predict(
@@ -125,6 +127,9 @@ class CRFVariant:
         if self.reranker is None:
             return [(s.start, s.end, s.label) for s in decode_tags(list(self.tagger.tag(features)), "bio")]
         path, marginals = crf_marginals(self.tagger, features)
+        if self.contextual_vectors and vectors is None:
+            raise ValueError(f"variant {self.name!r} needs the post's contextual word vectors")
+        vectors = vectors if self.contextual_vectors else None
         spans, x = self.featurizer.candidates(words, tags, path, marginals, match, gazetteer, knowledge, vectors)
         if not spans:
             return []
@@ -159,10 +164,13 @@ class CRFNERBackend(NERBackend):
         )
         clusters_path = directory / CLUSTER_FILE
         self.clusters = WordClusters.load(clusters_path, self.nlp) if clusters_path.exists() else None
-        context_path = directory / CONTEXT_FILE
-        self.word_context = WordContext.load(context_path) if context_path.exists() else None
-        if self.word_context is None and config.get("training", {}).get("config", {}).get("contextual_encoder"):
-            raise ValueError(f"{directory}: trained with contextual vectors but {CONTEXT_FILE} is missing")
+        # Only a model with a variant whose span classifier reads contextual vectors pays for the encoder.
+        self.word_context: WordContext | None = None
+        if any(variant.get("contextual_vectors") for variant in config["variants"].values()):
+            context_path = directory / CONTEXT_FILE
+            if not context_path.exists():
+                raise ValueError(f"{directory}: a variant reads contextual vectors but {CONTEXT_FILE} is missing")
+            self.word_context = WordContext.load(context_path)
         self.variants = {
             name: CRFVariant.load(directory / name, variant) for name, variant in config["variants"].items()
         }
@@ -189,7 +197,11 @@ class CRFNERBackend(NERBackend):
         variant = self.pick_variant(context is not None)
         with self._lock:
             tags = spacy_tags(self.nlp, [inputs.words])[0]
-            vectors = self.word_context([inputs.words])[0] if self.word_context is not None else None
+            vectors = (
+                self.word_context([inputs.words])[0]
+                if self.word_context is not None and variant.contextual_vectors
+                else None
+            )
             return variant.predict(inputs.words, tags, context, self.gazetteer, self.clusters, vectors)
 
     def postprocess(self, inputs: TaggerInput, outputs: Any) -> list[Entity]:

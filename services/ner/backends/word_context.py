@@ -33,20 +33,17 @@ class WordEncoder:
 
     def __init__(self, encoder: str = BUNDLED_ENCODER) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        if encoder == BUNDLED_ENCODER:
-            from services.ner.knowledge.embedder import bundled_minilm_path
+        from services.ner.knowledge.embedder import bundled_minilm_path, shared_encoder_model
 
-            path = str(bundled_minilm_path())
-        else:
-            path = encoder
+        path = str(bundled_minilm_path()) if encoder == BUNDLED_ENCODER else encoder
         self.encoder = encoder
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if not self.tokenizer.is_fast:
             raise ValueError(f"{encoder}: contextual word vectors need a fast tokenizer (word_ids)")
-        self.model = AutoModel.from_pretrained(path).eval()
+        self.model = shared_encoder_model(path)
         self.width = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,17 +18,27 @@ def bundled_minilm_path() -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=4)
+def shared_encoder_model(path: str) -> Any:
+    """One copy per process of an encoder's weights (the NER service reads MiniLM for example selection and for
+    contextual word vectors). Forward passes do not mutate the model, so sharing it across threads is safe;
+    tokenizers are not shared (a fast tokenizer is not safe to call from two threads at once)."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(path).eval()
+
+
 class SentenceEmbedder:
     """Mean-pooled, L2-normalised token embeddings, as sentence-transformers computes them for this model."""
 
     def __init__(self, path: str | Path | None = None, *, max_length: int = 128) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         model_path = str(path or bundled_minilm_path())
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModel.from_pretrained(model_path).eval()
+        self.model = shared_encoder_model(model_path)
         self.max_length = max_length
         self._lock = threading.Lock()
 

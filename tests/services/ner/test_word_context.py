@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from gmner.training.crf_recipe import CRFRecipeConfig, train_crf_ner
+from gmner.training.data import load_split
+from gmner.training.metrics import score_spans, tag_spans
 from gmner.training.synthetic import write_synthetic_dataset
 from services.ner.backends.crf import CONFIG_FILE, CRFNERBackend
 from services.ner.backends.crf_rerank import SpanFeaturizer, candidates
 from services.ner.backends.knowledge_match import match_knowledge
 from services.ner.backends.spacy_features import load_feature_spacy, spacy_tags
 from services.ner.backends.word_context import CONTEXT_FILE, WordContext, WordEncoder, span_vector
+from services.ner.knowledge.embedder import SentenceEmbedder
 from shared.protocol.common import EntityType
 from tests.tiny_models import save_tiny_bert
 
@@ -78,18 +82,43 @@ def test_span_features_grow_by_the_span_mean_vector() -> None:
     assert span_vector(None, 0, 1) == []
 
 
-def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, tiny_encoder: str) -> None:
+def _train(tmp_path: Path, encoder: str, margin: float) -> tuple[Path, dict[str, Any]]:
     data = write_synthetic_dataset(tmp_path / "data", train=60, dev=20, test=4)
-    out = tmp_path / "model"
+    out = tmp_path / f"model-{margin}"
     cfg = CRFRecipeConfig(
-        data_dir=data, out=out, folds=2, gbm_iterations=40, contextual_encoder=tiny_encoder, log=lambda _m: None
+        data_dir=data,
+        out=out,
+        folds=2,
+        gbm_iterations=40,
+        max_iterations=2,  # a CRF too weak to be perfect here, so the span classifier is kept
+        contextual_encoder=encoder,
+        contextual_margin=margin,
+        log=lambda _m: None,
     )
-    train_crf_ner(cfg)
-    assert (out / CONTEXT_FILE).exists()
+    return out, train_crf_ner(cfg)
+
+
+def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, tiny_encoder: str) -> None:
+    # A negative margin keeps the contextual classifier even where it is no better on dev.
+    out, report = _train(tmp_path, tiny_encoder, margin=-100.0)
+    assert report["variants"]["knowledge"]["contextual_vectors"] is True
+    assert "without_contextual_vectors" in report["variants"]["knowledge"]["dev"]
     backend = CRFNERBackend(out)
     assert backend.word_context is not None and backend.word_context.encoder.encoder == tiny_encoder
-    entities = backend("i saw blorptang yesterday", "Named entities: 1. blorptang (person) Reasoning: a person.")
-    assert [(e.text, e.type) for e in entities] == [("blorptang", EntityType.PER)]
+    assert backend.pick_variant(True).contextual_vectors
+    # Serving computes the same vectors and features as training: the dev posts score what the recipe reported.
+    variant = backend.pick_variant(True)
+    dev = load_split(tmp_path / "data", "dev").posts
+    predicted = []
+    for post in dev:
+        tags = spacy_tags(backend.nlp, [post.words])[0]
+        vectors = backend.word_context([post.words])[0]
+        predicted.append(set(variant.predict(post.words, tags, post.knowledge, backend.gazetteer, None, vectors)))
+    served = score_spans([tag_spans(p.tags) for p in dev], predicted)
+    assert served.as_dict()["f1"] == pytest.approx(report["variants"]["knowledge"]["dev"]["selected"]["f1"], abs=0.5)
+    text = "i saw blorptang yesterday"
+    for entity in backend(text, "Named entities: 1. blorptang (person)"):  # the request path runs the encoder too
+        assert text[entity.start : entity.end] == entity.text and entity.type in EntityType
     # A model whose projection went missing would hand the classifier rows of the wrong width: refused at load.
     (out / CONTEXT_FILE).unlink()
     with pytest.raises(ValueError, match=CONTEXT_FILE):
@@ -98,9 +127,24 @@ def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, t
     assert config["training"]["config"]["contextual_encoder"] == tiny_encoder
 
 
+def test_contextual_vectors_are_dropped_where_they_do_not_beat_the_margin_on_dev(
+    tmp_path: Path, tiny_encoder: str
+) -> None:
+    # Both classifiers reach dev F1 100 on the synthetic data: no gain, so neither variant keeps the vectors,
+    # no projection is saved and serving never runs the encoder.
+    out, report = _train(tmp_path, tiny_encoder, margin=0.5)
+    knowledge = report["variants"]["knowledge"]
+    assert knowledge["contextual_vectors"] is False
+    assert knowledge["dev"]["with_contextual_vectors"]["f1"] == knowledge["dev"]["without_contextual_vectors"]["f1"]
+    assert not (out / CONTEXT_FILE).exists()
+    assert CRFNERBackend(out).word_context is None
+
+
 def test_bundled_minilm_reads_a_word_by_its_context() -> None:
     encoder = WordEncoder()
     assert encoder.width == 384
+    # The NER service's example selector reads the same weights: one copy per process.
+    assert SentenceEmbedder().model is encoder.model
     fruit, company, fruit_again = encoder(
         [["I", "ate", "an", "apple", "today"], ["Apple", "released", "a", "new", "iPhone"], ["I", "ate", "an", "apple"]]
     )
