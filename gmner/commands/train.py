@@ -86,6 +86,11 @@ def register(subparsers: Any) -> None:
         "classifier's features; ENCODER: a local BERT-like model, default the bundled all-MiniLM-L6-v2",
     )
     embedded.add_argument(
+        "--contextual-crf",
+        action="store_true",
+        help="with --contextual-vectors: the CRF also reads the projected vectors as real-valued word features",
+    )
+    embedded.add_argument(
         "--llm-knowledge",
         type=Path,
         metavar="FILE",
@@ -155,6 +160,7 @@ def _run_embedded(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         word_clusters=args.word_clusters,
         contextual_encoder=args.contextual_vectors,
         llm_knowledge=args.llm_knowledge,
+        contextual_crf=args.contextual_crf,
         reranker=args.reranker,
         folds=args.folds,
         gbm_iterations=args.gbm_iterations,

@@ -63,6 +63,8 @@ class CRFRecipeConfig:
     # A knowledge file written by our own LLM (`gmner knowledge --split train`): the knowledge variant also
     # trains on a copy of each post it covers with that knowledge, the kind it will see when serving.
     llm_knowledge: Path | None = None
+    # The CRF itself also reads the contextual vectors (real-valued features); needs contextual_encoder.
+    contextual_crf: bool = False
     # F1 points on dev by which the span classifier with contextual vectors must beat the one without to be kept.
     contextual_margin: float = 0.5
     limit: int | None = None  # only the first N posts of each split (smoke runs)
@@ -117,6 +119,8 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
     variants = ([KNOWLEDGE_VARIANT] if cfg.knowledge else []) + ([PLAIN_VARIANT] if cfg.plain else [])
     if not variants:
         raise ValueError("nothing to train: both the knowledge and the plain variant are off")
+    if cfg.contextual_crf and not cfg.contextual_encoder:
+        raise ValueError("contextual_crf needs a contextual_encoder (--contextual-vectors)")
     if cfg.llm_knowledge is not None and not cfg.llm_knowledge.is_file():
         raise FileNotFoundError(f"{cfg.llm_knowledge}: no such knowledge file (write one with gmner knowledge)")
     train_split = load_split(cfg.data_dir, "train", knowledge=cfg.knowledge)
@@ -190,7 +194,9 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             from services.ner.backends.word_clusters import CLUSTER_FILE
 
             clusters.save(staging / CLUSTER_FILE)
-        if word_context is not None and any(v.get("contextual_vectors") for v in variant_configs.values()):
+        if word_context is not None and any(
+            v.get("contextual_vectors") or v.get("contextual_crf") for v in variant_configs.values()
+        ):
             from services.ner.backends.word_context import CONTEXT_FILE
 
             word_context.save(staging / CONTEXT_FILE)
@@ -277,9 +283,10 @@ def _train_variant(
 
     directory.mkdir(parents=True, exist_ok=True)
 
-    def featurize(data: _Prepared) -> tuple[list[Any], list[list[list[str]]]]:
+    def featurize(data: _Prepared) -> tuple[list[Any], list[list[Any]]]:
         matches, features = [], []
-        for post, tags, gazetteer in zip(data.posts, data.tags, data.gazetteers, strict=True):
+        vectors = data.vectors if cfg.contextual_crf and data.vectors is not None else [None] * len(data.posts)
+        for post, tags, gazetteer, post_vectors in zip(data.posts, data.tags, data.gazetteers, vectors, strict=True):
             match, post_feats = post_features(
                 post.words,
                 tags,
@@ -287,6 +294,7 @@ def _train_variant(
                 use_knowledge=use_knowledge,
                 gazetteer=gazetteer,
                 clusters=data.clusters,
+                vectors=post_vectors,
             )
             matches.append(match)
             features.append(post_feats)
@@ -323,6 +331,7 @@ def _train_variant(
         "use_knowledge": use_knowledge,
         "reranker": False,
         "contextual_vectors": False,
+        "contextual_crf": bool(cfg.contextual_crf and train.vectors is not None),
         "crf": params,
         "dev": {"crf": crf_dev.as_dict()},
     }

@@ -89,6 +89,11 @@ class CRFVariant:
     featurizer: SpanFeaturizer
     threshold: float
     contextual_vectors: bool = False  # its span classifier reads the post's contextual word vectors
+    contextual_crf: bool = False  # its CRF reads them as real-valued word features
+
+    @property
+    def needs_vectors(self) -> bool:
+        return self.contextual_vectors or self.contextual_crf
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> CRFVariant:
@@ -106,6 +111,7 @@ class CRFVariant:
             featurizer=SpanFeaturizer(list(config.get("type_words", []))),
             threshold=float(config.get("threshold", 0.5)),
             contextual_vectors=bool(config.get("contextual_vectors", False)),
+            contextual_crf=bool(config.get("contextual_crf", False)),
         )
 
     def predict(
@@ -121,14 +127,20 @@ class CRFVariant:
         if not words:
             return []
         knowledge = knowledge if self.use_knowledge else None
+        if self.needs_vectors and vectors is None:
+            raise ValueError(f"variant {self.name!r} needs the post's contextual word vectors")
         match, features = post_features(
-            words, tags, knowledge, use_knowledge=self.use_knowledge, gazetteer=gazetteer, clusters=clusters
+            words,
+            tags,
+            knowledge,
+            use_knowledge=self.use_knowledge,
+            gazetteer=gazetteer,
+            clusters=clusters,
+            vectors=vectors if self.contextual_crf else None,
         )
         if self.reranker is None:
             return [(s.start, s.end, s.label) for s in decode_tags(list(self.tagger.tag(features)), "bio")]
         path, marginals = crf_marginals(self.tagger, features)
-        if self.contextual_vectors and vectors is None:
-            raise ValueError(f"variant {self.name!r} needs the post's contextual word vectors")
         vectors = vectors if self.contextual_vectors else None
         spans, x = self.featurizer.candidates(words, tags, path, marginals, match, gazetteer, knowledge, vectors)
         if not spans:
@@ -166,7 +178,7 @@ class CRFNERBackend(NERBackend):
         self.clusters = WordClusters.load(clusters_path, self.nlp) if clusters_path.exists() else None
         # Only a model with a variant whose span classifier reads contextual vectors pays for the encoder.
         self.word_context: WordContext | None = None
-        if any(variant.get("contextual_vectors") for variant in config["variants"].values()):
+        if any(v.get("contextual_vectors") or v.get("contextual_crf") for v in config["variants"].values()):
             context_path = directory / CONTEXT_FILE
             if not context_path.exists():
                 raise ValueError(f"{directory}: a variant reads contextual vectors but {CONTEXT_FILE} is missing")
@@ -199,7 +211,7 @@ class CRFNERBackend(NERBackend):
             tags = spacy_tags(self.nlp, [inputs.words])[0]
             vectors = (
                 self.word_context([inputs.words])[0]
-                if self.word_context is not None and variant.contextual_vectors
+                if self.word_context is not None and variant.needs_vectors
                 else None
             )
             return variant.predict(inputs.words, tags, context, self.gazetteer, self.clusters, vectors)

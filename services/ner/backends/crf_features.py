@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from services.ner.backends.gazetteer import Gazetteer
 from services.ner.backends.knowledge_match import KnowledgeMatch, match_knowledge
 from services.ner.backends.spacy_features import SpacyTags
@@ -160,6 +162,9 @@ def sentence_features(
 _NEIGHBOUR_PREFIXES = ("pos=", "ent=", "k_span_tag=", "k_part_coarse=", "after_", "k_cap", "g_span=", "c64=")
 
 
+CRFItem = list[str] | dict[str, float]
+
+
 def post_features(
     words: Sequence[str],
     tags: SpacyTags,
@@ -168,12 +173,24 @@ def post_features(
     use_knowledge: bool,
     gazetteer: Gazetteer | None,
     clusters: WordClusters | None = None,
-) -> tuple[KnowledgeMatch, list[list[str]]]:
-    """The knowledge match and the CRF's per-word features of one post, as serving and training compute them."""
+    vectors: np.ndarray | None = None,
+) -> tuple[KnowledgeMatch, list[CRFItem]]:
+    """The knowledge match and the CRF's per-word features of one post, as serving and training compute them.
+
+    `vectors` ([words, dims] contextual word vectors, for a CRF trained with them) are added as real-valued
+    features `cv<k>`; each item is then a feature -> value dict instead of a list of binary features.
+    """
     knowledge = knowledge if use_knowledge else None
     match = match_knowledge(words, knowledge)
     cluster_features = clusters.features(words) if clusters is not None else None
     features = sentence_features(
         words, tags, knowledge, use_knowledge=use_knowledge, gazetteer=gazetteer, match=match, clusters=cluster_features
     )
-    return match, features
+    if vectors is None:
+        return match, list(features)
+    items: list[CRFItem] = []
+    for feats, row in zip(features, vectors, strict=True):
+        item = dict.fromkeys(feats, 1.0)
+        item.update({f"cv{k}": float(v) for k, v in enumerate(row)})
+        items.append(item)
+    return match, items

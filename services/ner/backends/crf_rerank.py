@@ -40,7 +40,7 @@ CANDIDATE_MAX_WORDS = 8
 Span = tuple[int, int]
 
 
-def crf_marginals(tagger: Any, features: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
+def crf_marginals(tagger: Any, features: Sequence[Any]) -> tuple[list[str], np.ndarray]:
     """(Viterbi tags, marginals [words, len(LABELS)]) of a pycrfsuite Tagger. Not thread-safe (tagger state)."""
     path = list(tagger.tag(features))
     known = set(tagger.labels())

@@ -82,7 +82,7 @@ def test_span_features_grow_by_the_span_mean_vector() -> None:
     assert span_vector(None, 0, 1) == []
 
 
-def _train(tmp_path: Path, encoder: str, margin: float) -> tuple[Path, dict[str, Any]]:
+def _train(tmp_path: Path, encoder: str, margin: float, *, crf: bool = False) -> tuple[Path, dict[str, Any]]:
     data = write_synthetic_dataset(tmp_path / "data", train=60, dev=20, test=4)
     out = tmp_path / f"model-{margin}"
     cfg = CRFRecipeConfig(
@@ -93,19 +93,23 @@ def _train(tmp_path: Path, encoder: str, margin: float) -> tuple[Path, dict[str,
         max_iterations=2,  # a CRF too weak to be perfect here, so the span classifier is kept
         contextual_encoder=encoder,
         contextual_margin=margin,
+        contextual_crf=crf,
         log=lambda _m: None,
     )
     return out, train_crf_ner(cfg)
 
 
-def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, tiny_encoder: str) -> None:
+@pytest.mark.parametrize("crf", [False, True], ids=["span-classifier", "span-classifier-and-crf"])
+def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, tiny_encoder: str, crf: bool) -> None:
     # A negative margin keeps the contextual classifier even where it is no better on dev.
-    out, report = _train(tmp_path, tiny_encoder, margin=-100.0)
-    assert report["variants"]["knowledge"]["contextual_vectors"] is True
+    out, report = _train(tmp_path, tiny_encoder, margin=-100.0, crf=crf)
+    assert report["variants"]["knowledge"]["contextual_crf"] is crf
+    if not crf:  # with the vectors in the CRF too, the CRF alone may be perfect here and the classifier dropped
+        assert report["variants"]["knowledge"]["contextual_vectors"] is True
     assert "without_contextual_vectors" in report["variants"]["knowledge"]["dev"]
     backend = CRFNERBackend(out)
     assert backend.word_context is not None and backend.word_context.encoder.encoder == tiny_encoder
-    assert backend.pick_variant(True).contextual_vectors
+    assert backend.pick_variant(True).needs_vectors
     # Serving computes the same vectors and features as training: the dev posts score what the recipe reported.
     variant = backend.pick_variant(True)
     dev = load_split(tmp_path / "data", "dev").posts
