@@ -275,6 +275,45 @@ def _train_variant(
     directory: Path,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
+    """One variant; with `contextual_crf`, trained with and without the vectors in the CRF, the better kept.
+
+    As for the span classifier's vectors, the CRF's are kept only when the variant's dev F1 gains at least
+    `contextual_margin` points with them.
+    """
+    if not (cfg.contextual_crf and train.vectors is not None):
+        return _train_variant_once(name, use_knowledge, train, dev, cfg, directory, log, crf_vectors=False)
+    contextual_dir = directory.with_name(f"{directory.name}.contextual-crf")
+    label = f"{name} (contextual CRF)"
+    with_vectors = _train_variant_once(label, use_knowledge, train, dev, cfg, contextual_dir, log, crf_vectors=True)
+    without = _train_variant_once(name, use_knowledge, train, dev, cfg, directory, log, crf_vectors=False)
+    f1_with, f1_without = with_vectors["dev"]["selected"]["f1"], without["dev"]["selected"]["f1"]
+    keep = f1_with > f1_without + cfg.contextual_margin
+    log(
+        f"{name}: dev F1 {f1_with:.2f} with contextual vectors in the CRF, {f1_without:.2f} without: "
+        + ("kept" if keep else "not kept")
+    )
+    if keep:
+        shutil.rmtree(directory)
+        contextual_dir.rename(directory)
+    else:
+        shutil.rmtree(contextual_dir)
+    config = with_vectors if keep else without
+    config["dev"]["with_contextual_crf"] = with_vectors["dev"]["selected"]
+    config["dev"]["without_contextual_crf"] = without["dev"]["selected"]
+    return config
+
+
+def _train_variant_once(
+    name: str,
+    use_knowledge: bool,
+    train: _Prepared,
+    dev: _Prepared,
+    cfg: CRFRecipeConfig,
+    directory: Path,
+    log: Callable[[str], None],
+    *,
+    crf_vectors: bool,
+) -> dict[str, Any]:
     import pycrfsuite
 
     from services.ner.backends.crf import CRF_FILE, RERANKER_FILE
@@ -285,7 +324,7 @@ def _train_variant(
 
     def featurize(data: _Prepared) -> tuple[list[Any], list[list[Any]]]:
         matches, features = [], []
-        vectors = data.vectors if cfg.contextual_crf and data.vectors is not None else [None] * len(data.posts)
+        vectors = data.vectors if crf_vectors and data.vectors is not None else [None] * len(data.posts)
         for post, tags, gazetteer, post_vectors in zip(data.posts, data.tags, data.gazetteers, vectors, strict=True):
             match, post_feats = post_features(
                 post.words,
@@ -331,7 +370,7 @@ def _train_variant(
         "use_knowledge": use_knowledge,
         "reranker": False,
         "contextual_vectors": False,
-        "contextual_crf": bool(cfg.contextual_crf and train.vectors is not None),
+        "contextual_crf": crf_vectors,
         "crf": params,
         "dev": {"crf": crf_dev.as_dict()},
     }

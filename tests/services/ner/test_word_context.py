@@ -104,6 +104,8 @@ def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, t
     # A negative margin keeps the contextual classifier even where it is no better on dev.
     out, report = _train(tmp_path, tiny_encoder, margin=-100.0, crf=crf)
     assert report["variants"]["knowledge"]["contextual_crf"] is crf
+    assert ("with_contextual_crf" in report["variants"]["knowledge"]["dev"]) is crf  # trained both ways, one kept
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["knowledge", "plain"]
     if not crf:  # with the vectors in the CRF too, the CRF alone may be perfect here and the classifier dropped
         assert report["variants"]["knowledge"]["contextual_vectors"] is True
     assert "without_contextual_vectors" in report["variants"]["knowledge"]["dev"]
@@ -136,9 +138,9 @@ def test_contextual_vectors_are_dropped_where_they_do_not_beat_the_margin_on_dev
 ) -> None:
     # Both classifiers reach dev F1 100 on the synthetic data: no gain, so neither variant keeps the vectors,
     # no projection is saved and serving never runs the encoder.
-    out, report = _train(tmp_path, tiny_encoder, margin=0.5)
+    out, report = _train(tmp_path, tiny_encoder, margin=0.5, crf=True)
     knowledge = report["variants"]["knowledge"]
-    assert knowledge["contextual_vectors"] is False
+    assert knowledge["contextual_vectors"] is False and knowledge["contextual_crf"] is False
     assert knowledge["dev"]["with_contextual_vectors"]["f1"] == knowledge["dev"]["without_contextual_vectors"]["f1"]
     assert not (out / CONTEXT_FILE).exists()
     assert CRFNERBackend(out).word_context is None
