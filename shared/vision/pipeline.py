@@ -15,11 +15,11 @@ stays free while the model runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import threading
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar
-
-import torch
+from typing import Any, Generic, TypeVar
 
 from shared.images import DecodedImage
 
@@ -59,7 +59,7 @@ class VisualPipeline(VisualBackend[ItemsT, OutputT], Generic[ItemsT, InputT, Mod
     def postprocess(self, outputs: ModelOutT, image: DecodedImage) -> OutputT: ...
 
     def forward(self, inputs: InputT) -> ModelOutT:
-        with self._lock, torch.inference_mode():
+        with self._lock, _inference_mode():
             return self._forward(inputs)
 
     def __call__(self, image: DecodedImage, items: ItemsT) -> OutputT:
@@ -67,3 +67,10 @@ class VisualPipeline(VisualBackend[ItemsT, OutputT], Generic[ItemsT, InputT, Mod
 
     async def run(self, image: DecodedImage, items: ItemsT) -> OutputT:
         return await asyncio.to_thread(self, image, items)
+
+
+def _inference_mode() -> Any:
+    # Not imported here: the default detector backends (Node, ONNX) never load torch, and importing it costs a
+    # stage about 500 MB RSS. A torch backend has imported it by the time it runs.
+    torch = sys.modules.get("torch")
+    return torch.inference_mode() if torch is not None else contextlib.nullcontext()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -90,3 +92,13 @@ def test_server_backends_are_backends_with_run_only(cls: type) -> None:
     assert issubclass(cls, VisualBackend) and not issubclass(cls, VisualPipeline)
     assert "run" in cls.__dict__
     assert not any(attr in dir(cls) for attr in ("_forward", "preprocess", "postprocess", "__call__"))
+
+
+def test_the_visual_stages_do_not_import_torch_for_the_default_backends() -> None:
+    # torch costs a process about 500 MB RSS; the default VE/VG detector backends (Node, ONNX) never use it.
+    code = (
+        "import sys, services.ve.app, services.vg.app, services.ve.backends.detector, services.vg.backends.detector; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
