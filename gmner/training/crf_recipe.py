@@ -58,14 +58,15 @@ class CRFRecipeConfig:
     # Clusters of the feature spaCy model's word vectors as features (needs a model with vectors, e.g. md).
     word_clusters: bool = False
     # The span classifier also reads this encoder's contextual word vectors (see word_context): a path, or
-    # word_context.BUNDLED_ENCODER for the bundled all-MiniLM-L6-v2; None: off.
+    # word_context.BUNDLED_ENCODER for the bundled all-MiniLM-L6-v2; None: off. Kept per variant on a dev gain.
     contextual_encoder: str | None = None
     # A knowledge file written by our own LLM (`gmner knowledge --split train`): the knowledge variant also
     # trains on a copy of each post it covers with that knowledge, the kind it will see when serving.
     llm_knowledge: Path | None = None
     # The CRF itself also reads the contextual vectors (real-valued features); needs contextual_encoder.
     contextual_crf: bool = False
-    # F1 points on dev by which the span classifier with contextual vectors must beat the one without to be kept.
+    # F1 points on dev by which a variant with contextual vectors (in the span classifier, and with contextual_crf in
+    # the CRF) must beat the same variant without them for them to be kept.
     contextual_margin: float = 0.5
     limit: int | None = None  # only the first N posts of each split (smoke runs)
     seed: int = 0
@@ -106,6 +107,7 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
         KNOWLEDGE_VARIANT,
         MODEL_FORMAT,
         PLAIN_VARIANT,
+        reads_contextual_vectors,
     )
     from services.ner.backends.crf_features import FEATURE_VERSION
     from services.ner.backends.gazetteer import Gazetteer
@@ -194,9 +196,7 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
             from services.ner.backends.word_clusters import CLUSTER_FILE
 
             clusters.save(staging / CLUSTER_FILE)
-        if word_context is not None and any(
-            v.get("contextual_vectors") or v.get("contextual_crf") for v in variant_configs.values()
-        ):
+        if word_context is not None and any(reads_contextual_vectors(v) for v in variant_configs.values()):
             from services.ner.backends.word_context import CONTEXT_FILE
 
             word_context.save(staging / CONTEXT_FILE)

@@ -78,6 +78,11 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parents[3] / "models" / "ner-crf-twitter-gmner"
 
 
+def reads_contextual_vectors(variant_config: dict[str, Any]) -> bool:
+    """Whether a trained variant (its entry under `variants` in config.json) reads the contextual word vectors."""
+    return bool(variant_config.get("contextual_vectors") or variant_config.get("contextual_crf"))
+
+
 @dataclass
 class CRFVariant:
     """One trained CRF (+ optional span classifier), for posts with or without knowledge."""
@@ -176,16 +181,16 @@ class CRFNERBackend(NERBackend):
         )
         clusters_path = directory / CLUSTER_FILE
         self.clusters = WordClusters.load(clusters_path, self.nlp) if clusters_path.exists() else None
-        # Only a model with a variant whose span classifier reads contextual vectors pays for the encoder.
+        self.variants = {
+            name: CRFVariant.load(directory / name, variant) for name, variant in config["variants"].items()
+        }
+        # Only a model with a variant that reads contextual vectors (CRF or span classifier) pays for the encoder.
         self.word_context: WordContext | None = None
-        if any(v.get("contextual_vectors") or v.get("contextual_crf") for v in config["variants"].values()):
+        if any(variant.needs_vectors for variant in self.variants.values()):
             context_path = directory / CONTEXT_FILE
             if not context_path.exists():
                 raise ValueError(f"{directory}: a variant reads contextual vectors but {CONTEXT_FILE} is missing")
             self.word_context = WordContext.load(context_path)
-        self.variants = {
-            name: CRFVariant.load(directory / name, variant) for name, variant in config["variants"].items()
-        }
         if not self.variants:
             raise ValueError(f"{config_path}: no variants")
         self._lock = threading.Lock()  # pycrfsuite taggers and spaCy pipelines keep per-call state
