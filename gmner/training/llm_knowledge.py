@@ -109,9 +109,8 @@ def service_knowledge(llm_url: str) -> KnowledgeOf:
     """
     import asyncio
 
-    from services.ner.knowledge.bank import load_examples
     from services.ner.knowledge.embedder import SentenceEmbedder
-    from services.ner.knowledge.selector import ExampleSelector
+    from services.ner.knowledge.prompting import load_knowledge_prompt
     from services.ner.serving import ServingNER
     from services.ner.settings import NERSettings
     from shared.lifecycle import build_llm_client
@@ -119,10 +118,10 @@ def service_knowledge(llm_url: str) -> KnowledgeOf:
     from shared.settings import LLMSettings
 
     settings = NERSettings()
-    selector = ExampleSelector(load_examples(settings.examples_path), SentenceEmbedder(settings.embedder_path))
+    prompt = load_knowledge_prompt(settings, lambda: SentenceEmbedder(settings.embedder_path))
     loop = asyncio.new_event_loop()
     llm = build_llm_client("knowledge", LLMSettings(base_url=llm_url))
-    serving = ServingNER(settings, backend=None, selector=selector, llm=llm)  # type: ignore[arg-type]
+    serving = ServingNER(settings, backend=None, prompt=prompt, llm=llm)  # type: ignore[arg-type]
 
     def knowledge_of(text: str) -> str | None:
         try:

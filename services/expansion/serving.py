@@ -1,4 +1,8 @@
-"""The expansion service's logic: one LLM call per entity, all entities of a post concurrently."""
+"""The expansion service's logic: one LLM call per entity, all entities of a post concurrently.
+
+An entity that the post's knowledge already describes (the listed form, `Name (type) – description`, see
+shared.llm.entity_list) takes that description without an LLM call.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from services.expansion.prompt import build_expansion_prompt, referring_expressi
 from services.expansion.settings import ExpansionSettings
 from shared.errors import InvalidInput, StageUnavailable
 from shared.llm.client import LLMClient, LLMError
+from shared.llm.entity_list import descriptions_by_name, name_key
 from shared.llm.prompting import first_sentence
 from shared.protocol.common import EntityRef
 from shared.protocol.expansion import ExpandRequest, ExpandResponse, Expression
@@ -27,15 +32,21 @@ class ServingExpansion:
                 raise InvalidInput("entity_not_in_text", f"Entity {entity.text!r} does not occur in the text.")
         background = " ".join(part for part in (request.knowledge, request.caption) if part)
         background = background[: self.settings.max_background_chars]
+        listed = descriptions_by_name(request.knowledge) if self.settings.reuse_listed_descriptions else {}
         try:
-            expressions = await asyncio.gather(*(self._expand_one(text, background, e) for e in request.entities))
+            expressions = await asyncio.gather(
+                *(self._expand_one(text, background, e, listed.get(name_key(e.text))) for e in request.entities)
+            )
         except LLMError as exc:
             raise StageUnavailable("llm_unavailable", f"The LLM could not answer: {exc}") from exc
         return ExpandResponse(expressions=list(expressions))
 
-    async def _expand_one(self, text: str, background: str, entity: EntityRef) -> Expression:
-        prompt = build_expansion_prompt(background, text, entity.text)
-        answer = await self.llm.complete(prompt, max_tokens=self.settings.max_tokens, stop=STOP)
+    async def _expand_one(self, text: str, background: str, entity: EntityRef, listed: str | None) -> Expression:
+        if listed is None:
+            prompt = build_expansion_prompt(background, text, entity.text)
+            answer = await self.llm.complete(prompt, max_tokens=self.settings.max_tokens, stop=STOP)
+        else:
+            answer = listed
         description = first_sentence(answer, self.settings.max_description_chars)
         return Expression(
             entity=entity.text,

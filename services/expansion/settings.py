@@ -16,5 +16,12 @@ class ExpansionSettings(AppSettings):
     max_tokens: int = Field(default=48, ge=4)
     # The description kept in the expression is the answer's first sentence, at most this long.
     max_description_chars: int = Field(default=160, ge=16)
+    reuse_listed_descriptions: bool = Field(
+        default=True,
+        description=(
+            "Take an entity's description from the post's knowledge when it is in the listed form "
+            "(`Name (type) – description`) instead of asking the LLM; other entities still get an LLM call."
+        ),
+    )
     # Background passed to the prompt is cut to this many characters (small LLM contexts).
     max_background_chars: int = Field(default=600, ge=0)

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from services.ner.backends import NERBackend, load_backend
-from services.ner.knowledge.bank import load_examples
 from services.ner.knowledge.embedder import SentenceEmbedder
-from services.ner.knowledge.selector import ExampleSelector
+from services.ner.knowledge.prompting import KnowledgePrompt, load_knowledge_prompt
 from services.ner.router import router
 from services.ner.serving import ServingNER
 from services.ner.settings import NERSettings
@@ -22,10 +21,10 @@ APP_NAME = "ner"
 
 @dataclass
 class NERModels:
-    """What the NER stage loads: the tagger, and for the knowledge step the example selector and the LLM client."""
+    """What the NER stage loads: the tagger, and for the knowledge step its prompt form and the LLM client."""
 
     tagger: NERBackend
-    selector: ExampleSelector | None = None
+    prompt: KnowledgePrompt | None = None
     llm: LLMClient | None = None
 
     async def aclose(self) -> None:
@@ -38,9 +37,10 @@ def load_models(settings: NERSettings) -> NERModels:
     tagger = timed_load(APP_NAME, settings.backend, lambda: load_backend(settings))
     if not settings.knowledge_enabled:
         return NERModels(tagger)
-    examples = load_examples(settings.examples_path)
-    embedder = timed_load(APP_NAME, "embedder", lambda: SentenceEmbedder(settings.embedder_path))
-    return NERModels(tagger, ExampleSelector(examples, embedder), build_llm_client(APP_NAME))
+    prompt = load_knowledge_prompt(
+        settings, lambda: timed_load(APP_NAME, "embedder", lambda: SentenceEmbedder(settings.embedder_path))
+    )
+    return NERModels(tagger, prompt, build_llm_client(APP_NAME))
 
 
 async def readiness(models: NERModels) -> dict[str, str]:
@@ -59,6 +59,6 @@ def create_app(settings: NERSettings | None = None) -> FastAPI:
         router=router,
         description="Named entities of a post (PER, LOC, ORG, MISC), with LLM auxiliary knowledge.",
         load=lambda: load_models(settings),
-        make_serving=lambda models: ServingNER(settings, models.tagger, models.selector, models.llm),
+        make_serving=lambda models: ServingNER(settings, models.tagger, models.prompt, models.llm),
         readiness=readiness,
     )

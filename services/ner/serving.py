@@ -6,15 +6,13 @@ import asyncio
 import logging
 
 from services.ner.backends import NERBackend
-from services.ner.knowledge.prompt import SYSTEM, build_knowledge_prompt
-from services.ner.knowledge.selector import ExampleSelector
+from services.ner.knowledge.prompting import KnowledgePrompt
 from services.ner.settings import NERSettings
 from shared.llm.client import LLMClient, LLMError
+from shared.llm.entity_list import as_plim
 from shared.protocol.ner import NERRequest, NERResponse
 
 logger = logging.getLogger(__name__)
-
-KNOWLEDGE_STOP = ["\n\nText:", "\nText:", "\nQuestion:"]
 
 
 class ServingNER:
@@ -22,18 +20,19 @@ class ServingNER:
         self,
         settings: NERSettings,
         backend: NERBackend,
-        selector: ExampleSelector | None,
+        prompt: KnowledgePrompt | None,
         llm: LLMClient | None,
     ) -> None:
         self.settings = settings
         self.backend = backend
-        self.selector = selector
+        self.prompt = prompt
         self.llm = llm
 
     async def recognise(self, request: NERRequest) -> NERResponse:
         text = request.text
         knowledge, error = await self._knowledge(request)
-        context = knowledge[: self.settings.knowledge_max_chars] if knowledge else None
+        # The tagger was trained on PLIM answers: a listed answer is read in that form (the caller gets it as written).
+        context = as_plim(knowledge)[: self.settings.knowledge_max_chars] if knowledge else None
         entities = await asyncio.to_thread(self.backend, text, context)
         return NERResponse(
             entities=entities,
@@ -44,14 +43,12 @@ class ServingNER:
         )
 
     async def generate_knowledge(self, text: str, caption: str | None) -> str:
-        """Ask the LLM for auxiliary knowledge about the post, few-shot with the most similar examples."""
-        if self.llm is None or self.selector is None:
+        """Ask the LLM for auxiliary knowledge about the post, in the configured prompt form."""
+        if self.llm is None or self.prompt is None:
             raise LLMError("the knowledge step is disabled in this service's settings")
-        examples = await asyncio.to_thread(self.selector.select, text, self.settings.examples_k)
-        prompt = build_knowledge_prompt(text, caption, examples)
-        return await self.llm.complete(
-            prompt, system=SYSTEM, max_tokens=self.settings.knowledge_max_tokens, stop=KNOWLEDGE_STOP
-        )
+        call = await asyncio.to_thread(self.prompt.build, text, caption)
+        answer = await self.llm.complete(call.prompt, system=call.system, max_tokens=call.max_tokens, stop=call.stop)
+        return answer.strip()
 
     async def _knowledge(self, request: NERRequest) -> tuple[str | None, str | None]:
         if request.knowledge is not None:

@@ -40,7 +40,9 @@ def test_built_binary_is_the_default_with_slots_and_context(tmp_path: Path) -> N
     built = default_binary_path(tmp_path)
     assert built is not None and built.parts[-4:-2] == ("llama-server", llama_cpp_version())
     binary = fake_binary(built)
-    settings = EmbeddedSettings(cache_dir=tmp_path, llm_port=9123, llm_context=1024, llm_parallel=3, llm_threads=2)
+    settings = EmbeddedSettings(
+        profile="fast", cache_dir=tmp_path, llm_port=9123, llm_context=1024, llm_parallel=3, llm_threads=2
+    )
     assert find_llama_server(settings) == binary
     command = llm_server_command(settings, MODEL)
     assert command.kind == LLAMA_SERVER

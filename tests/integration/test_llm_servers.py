@@ -38,7 +38,9 @@ def require_built(settings: EmbeddedSettings) -> None:
 @pytest.fixture(params=[LLAMA_SERVER, LLAMA_CPP_PYTHON])
 def llm_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(kind, base URL) of a running server of that kind on a free port."""
-    settings = EmbeddedSettings(llm_server=request.param, llm_port=free_port(), llm_threads=1, llm_parallel=2)
+    settings = EmbeddedSettings(
+        profile="fast", llm_server=request.param, llm_port=free_port(), llm_threads=1, llm_parallel=2
+    )
     if request.param == LLAMA_SERVER:
         require_built(settings)
     command = llm_server_command(settings, GEMMA.path(settings.cache_dir))

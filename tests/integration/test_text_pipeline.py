@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gmner.embedded.stack import EmbeddedStack
+from shared.llm.entity_list import descriptions_by_name, name_key
 from tests.conftest import image_bytes
 from tests.integration.conftest import down, extra_gateway, metric_value
 
@@ -39,22 +40,42 @@ def test_real_tweet_end_to_end_then_from_cache(stack: EmbeddedStack) -> None:
     assert first.headers["X-Request-ID"] == body["request_id"]
     assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="miss") == misses_before + 1
 
+    expansion_misses = metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="miss")
     second = _post(stack, text=IDRIS, tasks="mner", use_knowledge=True)
     assert second.status_code == 200
     assert second.json()["entities"] == body["entities"]
     assert second.json()["knowledge"] == body["knowledge"]
     assert metric_value(ner_url, "gmner_llm_cache_total", app="ner", result="hit") == hits_before + 1
-    assert metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="hit") >= 1
+    # Expansion asked the LLM nothing new: its answers came from the cache or from the listed knowledge.
+    assert (
+        metric_value(stack.url("expansion"), "gmner_llm_cache_total", app="expansion", result="miss")
+        == expansion_misses
+    )
 
 
-def test_embedded_mode_skips_knowledge_unless_asked(stack: EmbeddedStack) -> None:
+def test_the_default_profile_writes_listed_knowledge_and_reuses_it(stack: EmbeddedStack) -> None:
     ner_url = stack.url("ner")
     lookups = metric_value(ner_url, "gmner_llm_cache_total", app="ner")
     response = _post(stack, text="Barack Obama visits Berlin with Angela Merkel", tasks="mner")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["knowledge"] is None and body["degraded"] == []
+    assert body["degraded"] == []
     assert {e["text"] for e in body["entities"] if e["type"] == "PER"} >= {"Barack Obama", "Angela Merkel"}
+    assert metric_value(ner_url, "gmner_llm_cache_total", app="ner") == lookups + 1  # knowledge without asking
+    listed = descriptions_by_name(body["knowledge"])
+    assert listed, f"not the listed form: {body['knowledge']!r}"
+    for entity in body["entities"]:
+        description = listed.get(name_key(entity["text"]))
+        if description is not None:  # a listed entity's expression is the list's description, no second LLM call
+            assert description.split(".")[0][:40] in entity["expression"]
+
+
+def test_knowledge_can_be_turned_off_per_request(stack: EmbeddedStack) -> None:
+    ner_url = stack.url("ner")
+    lookups = metric_value(ner_url, "gmner_llm_cache_total", app="ner")
+    response = _post(stack, text="Barack Obama visits Berlin with Angela Merkel", tasks="mner", use_knowledge=False)
+    assert response.status_code == 200, response.text
+    assert response.json()["knowledge"] is None
     assert metric_value(ner_url, "gmner_llm_cache_total", app="ner") == lookups  # the LLM was not asked
 
 

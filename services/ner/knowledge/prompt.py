@@ -1,8 +1,9 @@
-"""The knowledge prompt, after the paper's PLIM template."""
+"""The knowledge prompts: the paper's PLIM template with similar examples, and the listed form with a fixed prefix."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.ner.knowledge.bank import Example
 
@@ -26,4 +27,29 @@ def build_knowledge_prompt(text: str, caption: str | None, examples: Sequence[Ex
     """Few-shot prompt: the selected examples with their answers, then the post with an open answer."""
     blocks = [format_block(ex.text, ex.image, ex.answer) for ex in examples]
     blocks.append(format_block(text, caption))
+    return "\n\n".join(blocks)
+
+
+# The listed form (shared.llm.entity_list): the typed entity list with a short description per entity and no
+# reasoning prose. Its examples are fixed, so every prompt starts with the same bytes and the LLM server re-uses
+# the cached prefix; only the post (last) is evaluated per call.
+LISTED_SYSTEM = (
+    "You find the named entities in social-media posts: people (also pets and @handles of people), places, "
+    "organizations (companies, shops, teams, bands, accounts) and other names (products, events, titles, "
+    "hashtags). List each with its type and a short description of what it is, in the format of the examples, "
+    'on one line. Answer "Named entities: None" when there is none.'
+)
+LISTED_EXAMPLES = Path(__file__).with_name("listed_examples.jsonl")
+
+
+def format_listed_block(text: str, caption: str | None, answer: str | None = None) -> str:
+    image = f"\nImage: {caption}" if caption else ""
+    block = f"Text: {text}{image}\nAnswer:"
+    return f"{block} {answer}" if answer is not None else block
+
+
+def build_listed_prompt(text: str, caption: str | None, examples: Sequence[Example]) -> str:
+    """The fixed examples, then the post: byte-identical up to the post for every post."""
+    blocks = [format_listed_block(ex.text, None, ex.answer) for ex in examples]
+    blocks.append(format_listed_block(text, caption))
     return "\n\n".join(blocks)

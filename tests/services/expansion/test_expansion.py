@@ -104,3 +104,39 @@ def test_app_answers_503_when_llm_is_down(monkeypatch: pytest.MonkeyPatch) -> No
         assert bad.status_code == 422
         bad_type = client.post("/v1/expand", json={"text": TEXT, "entities": [{"text": "Maxim", "type": "THING"}]})
         assert bad_type.status_code == 422
+
+
+async def test_listed_knowledge_descriptions_are_reused_without_an_llm_call() -> None:
+    def answer(body: dict) -> httpx.Response:
+        return httpx.Response(200, json={"choices": [{"text": " Maxim is a men's magazine. More."}]})
+
+    serving, sent = _serving(answer)
+    knowledge = "Named entities: 1. Idris Elba (person/actor) – a British actor 2. Evode7 (person/handle) – a user"
+    request = ExpandRequest(
+        text=TEXT,
+        knowledge=knowledge,
+        entities=[EntityRef(text="Idris Elba", type=EntityType.PER), EntityRef(text="Maxim", type=EntityType.ORG)],
+    )
+    response = await serving.expand(request)
+    await serving.llm.aclose()
+    assert [e.expression for e in response.expressions] == [
+        "Idris Elba (PER) – a British actor",
+        "Maxim (ORG) – Maxim is a men's magazine.",
+    ]
+    # One LLM call, for the entity the list does not describe; the list is still its background.
+    assert len(sent) == 1 and "what is the Maxim" in sent[0]["prompt"]
+    assert knowledge in sent[0]["prompt"]
+
+
+async def test_reuse_can_be_turned_off() -> None:
+    serving, sent = _serving(lambda body: httpx.Response(200, json={"choices": [{"text": " An actor."}]}))
+    serving.settings = ExpansionSettings(reuse_listed_descriptions=False)
+    request = ExpandRequest(
+        text=TEXT,
+        knowledge="Named entities: 1. Idris Elba (person/actor) – a British actor",
+        entities=[EntityRef(text="Idris Elba", type=EntityType.PER)],
+    )
+    response = await serving.expand(request)
+    await serving.llm.aclose()
+    assert response.expressions[0].expression == "Idris Elba (PER) – An actor."
+    assert len(sent) == 1

@@ -68,3 +68,44 @@ def test_selector_with_the_bundled_sentence_embedder() -> None:
     assert best.id == "ex01"  # the basketball example
     best = selector.select("Fog rolling over the bridge in San Francisco this morning", k=1)[0]
     assert best.id == "ex02"
+
+
+def test_listed_prompt_has_a_fixed_prefix_and_the_post_last() -> None:
+    from services.ner.knowledge.prompt import LISTED_EXAMPLES, build_listed_prompt
+
+    examples = load_examples(LISTED_EXAMPLES)
+    one = build_listed_prompt("Bruno at the park with Jess", None, examples)
+    other = build_listed_prompt("Falcon 9 lifts off from Cape Canaveral", "a rocket launch", examples)
+    prefix = "\n\n".join(one.split("\n\n")[:-1])
+    # Byte-identical up to the post, so the LLM server re-uses the cached prefix for every post.
+    assert other.startswith(prefix + "\n\n") and one.startswith(prefix + "\n\n")
+    assert one.endswith("\n\nText: Bruno at the park with Jess\nAnswer:")
+    assert other.endswith("\n\nText: Falcon 9 lifts off from Cape Canaveral\nImage: a rocket launch\nAnswer:")
+
+
+def test_bundled_listed_examples_are_in_the_listed_form() -> None:
+    from services.ner.knowledge.prompt import LISTED_EXAMPLES
+    from shared.llm.entity_list import parse_entity_list
+
+    examples = load_examples(LISTED_EXAMPLES)
+    assert len(examples) >= 5 and len({ex.id for ex in examples}) == len(examples)
+    for ex in examples:
+        assert "\n" not in ex.answer and ex.answer.startswith("Named entities:")
+        listed = parse_entity_list(ex.answer)
+        assert all(e.description for e in listed), ex.id
+        assert all(e.name.lstrip("#@") in ex.text for e in listed), ex.id
+    assert any(ex.answer == "Named entities: None" for ex in examples)  # posts without entities are shown too
+
+
+def test_listed_form_is_chosen_by_setting() -> None:
+    from services.ner.knowledge.prompting import LISTED_STOP, ListedPrompt, load_knowledge_prompt
+    from services.ner.settings import NERSettings
+
+    def no_encoder() -> None:
+        raise AssertionError("the listed form needs no sentence encoder")
+
+    prompt = load_knowledge_prompt(NERSettings(knowledge_prompt="listed", listed_max_tokens=64), no_encoder)  # type: ignore[arg-type]
+    assert isinstance(prompt, ListedPrompt)
+    call = prompt.build("Bruno at the park", None)
+    assert (call.stop, call.max_tokens) == (LISTED_STOP, 64)
+    assert call.prompt.endswith("Text: Bruno at the park\nAnswer:")
