@@ -56,6 +56,7 @@ class EntityState:
     groundable_score: float | None = None
     box: list[float] | None = None
     box_score: float | None = None
+    candidate_boxes: list[list[float]] | None = None
     mask: RLEMask | None = None
     mask_score: float | None = None
     reason: VisualReason | None = None
@@ -80,6 +81,7 @@ class EntityState:
             groundable_score=self.groundable_score,
             box=self.box,
             box_score=self.box_score,
+            candidate_boxes=self.candidate_boxes,
             mask=self.mask,
             mask_score=self.mask_score,
             visual_reason=self.reason,
@@ -223,7 +225,7 @@ class GatewayServing:
         entail = await self._call(
             clients.ve,
             "/v1/entail",
-            image.body(EntailParams(expressions=expressions), EntailRequest),
+            image.body(EntailParams(expressions=expressions, text=post.text), EntailRequest),
             image,
             EntailResponse,
             self.settings.ve_timeout_s,
@@ -246,7 +248,9 @@ class GatewayServing:
         ground = await self._call(
             clients.vg,
             "/v1/ground",
-            image.body(GroundParams(expressions=[self._visual_expression(s) for s in grounded]), GroundRequest),
+            image.body(
+                GroundParams(expressions=[self._visual_expression(s) for s in grounded], text=post.text), GroundRequest
+            ),
             image,
             GroundResponse,
             self.settings.vg_timeout_s,
@@ -258,8 +262,9 @@ class GatewayServing:
             return None
         boxed: list[EntityState] = []
         for state, grounding in zip(grounded, ground.results, strict=True):
+            state.candidate_boxes = grounding.candidate_boxes
             if grounding.box is None:
-                state.reason = VisualReason.NOT_FOUND
+                state.reason = VisualReason.AMBIGUOUS if grounding.candidate_boxes else VisualReason.NOT_FOUND
                 continue
             state.box, state.box_score = grounding.box, grounding.score
             boxed.append(state)

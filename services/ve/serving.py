@@ -14,5 +14,5 @@ class ServingEntail(ExpressionServing[Entailment]):
         self.settings = settings
 
     async def entail(self, params: EntailParams, image: bytes) -> EntailResponse:
-        results = await self.results(image, params.expressions)
+        results = await self.results(image, params.expressions, params.text)
         return EntailResponse(results=results, backend=self.backend.name)

@@ -14,5 +14,5 @@ class ServingGround(ExpressionServing[Grounding]):
         self.settings = settings
 
     async def ground(self, params: GroundParams, image: bytes) -> GroundResponse:
-        results = await self.results(image, params.expressions)
+        results = await self.results(image, params.expressions, params.text)
         return GroundResponse(results=results, backend=self.backend.name)

@@ -24,6 +24,10 @@ class GMNERJSONRequest(StrictModel):
     knowledge: str | None = Field(
         default=None, description="Auxiliary knowledge to use instead of asking the LLM (e.g. a dataset's file)."
     )
+    stream: StrictBool = Field(
+        default=False,
+        description="Answer Server-Sent Events as the stages finish (as `Accept: text/event-stream` does).",
+    )
 
 
 class VisualReason(StrEnum):
@@ -33,6 +37,7 @@ class VisualReason(StrEnum):
     NO_IMAGE = "no_image"
     NOT_GROUNDABLE = "not_groundable"  # VE said the entity is not in the image
     NOT_FOUND = "not_found"  # VG found no region for a groundable entity
+    AMBIGUOUS = "ambiguous"  # VG saw several candidates and could not tell which: see `candidate_boxes`
     STAGE_FAILED = "stage_failed"  # see `degraded`
     NOT_IMPLEMENTED = "visual_stages_not_deployed"
 
@@ -47,6 +52,11 @@ class GMNEREntity(StrictModel):
     groundable_score: float | None = None
     box: Box | None = None
     box_score: float | None = None
+    candidate_boxes: list[Box] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # absent unless set: answers without candidates are as they were
+        description="When VG could not tell several candidates apart: all of them (`box` is a guess, or null).",
+    )
     mask: RLEMask | None = None
     mask_score: float | None = None
     visual_reason: VisualReason | None = Field(default=None, description="Set when groundable/box/mask are null: why.")

@@ -30,6 +30,9 @@ class VisualExpression(StrictModel):
 
 class EntailParams(StrictModel):
     expressions: list[VisualExpression] = Field(min_length=1, max_length=MAX_ITEMS_PER_CALL)
+    text: PostText | None = Field(
+        default=None, description="The post's text: it can place a named person outside the photo, or on the left."
+    )
 
 
 class EntailRequest(EntailParams):
@@ -48,6 +51,9 @@ class EntailResponse(StrictModel):
 
 class GroundParams(StrictModel):
     expressions: list[VisualExpression] = Field(min_length=1, max_length=MAX_ITEMS_PER_CALL)
+    text: PostText | None = Field(
+        default=None, description="The post's text: it can place a named person outside the photo, or on the left."
+    )
 
 
 class GroundRequest(GroundParams):
@@ -57,6 +63,13 @@ class GroundRequest(GroundParams):
 class Grounding(StrictModel):
     box: Box | None = Field(description="[x1, y1, x2, y2] in original pixels; null if nothing found.")
     score: float
+    candidate_boxes: list[Box] | None = Field(
+        default=None,
+        # Left out of the answer when not set, so answers without candidates are what they always were.
+        exclude_if=lambda v: v is None,
+        description="Set when nothing told several candidates apart (e.g. two people, two names): all of them. "
+        "`box` is then the backend's guess, or null when it abstains. Absent otherwise.",
+    )
 
 
 class GroundResponse(StrictModel):

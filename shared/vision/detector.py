@@ -16,7 +16,6 @@ import base64
 import json
 import logging
 import queue
-import re
 import shutil
 import subprocess
 import threading
@@ -31,10 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import APIError
 from shared.images import DecodedImage
-from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 from shared.vision.boxes import Box, box_area, clip_box
-from shared.vision.expressions import description_of
+from shared.vision.class_match import target
 
 logger = logging.getLogger(__name__)
 
@@ -226,86 +224,14 @@ class DetectorWorker:
                     self._kill()
 
 
-# The obvious cases: words in an expression (entity name or description) that name a COCO class. PER is
-# always "person"; a team, band or club shown in a photo is its people.
-CLASS_WORDS: dict[str, tuple[str, ...]] = {
-    "person": (
-        "person",
-        "people",
-        "player",
-        "players",
-        "team",
-        "club",
-        "band",
-        "crew",
-        "athlete",
-        "actor",
-        "actress",
-        "singer",
-        "astronaut",
-        "footballer",
-        "musician",
-        "squad",
-    ),
-    "dog": ("dog", "puppy", "terrier", "retriever", "labrador", "poodle", "bulldog", "spaniel"),
-    "cat": ("cat", "kitten", "tabby"),
-    "horse": ("horse", "horses", "pony", "stallion", "racehorse"),
-    "motorcycle": ("motorcycle", "motorbike", "bike", "yamaha", "harley", "ducati", "kawasaki"),
-    "bicycle": ("bicycle", "cycling", "cyclist"),
-    "car": ("car", "cars", "automobile", "sedan", "ferrari", "porsche", "toyota", "bmw", "audi", "tesla"),
-    "bus": ("bus",),
-    "truck": ("truck", "lorry"),
-    "train": ("train", "railway", "locomotive"),
-    "airplane": ("airplane", "aircraft", "plane", "jet", "airliner", "boeing", "airbus"),
-    "boat": ("boat", "ship", "yacht", "ferry"),
-    "cup": ("cup", "coffee", "mug", "espresso", "latte", "starbucks", "tea"),
-    "bird": ("bird", "parrot", "eagle", "owl"),
-    "elephant": ("elephant",),
-    "bear": ("bear",),
-    "zebra": ("zebra",),
-    "giraffe": ("giraffe",),
-    "cow": ("cow", "cattle"),
-    "sheep": ("sheep",),
-    "laptop": ("laptop", "macbook", "notebook"),
-    "cell phone": ("phone", "iphone", "smartphone"),
-    "tv": ("tv", "television"),
-    "clock": ("clock",),
-    "book": ("book", "novel"),
-    "sports ball": ("ball", "football", "soccer", "basketball"),
-    "pizza": ("pizza",),
-    "cake": ("cake",),
-}
-_WORD_TO_CLASS = {w: c for c, words in CLASS_WORDS.items() for w in words}
-_WORD = re.compile(r"[a-z]+")
-
-
 def matching_classes(expression: VisualExpression) -> list[str]:
-    """The COCO classes an expression can be seen as, best first (PER: person; LOC: none).
-
-    A place is none of COCO's 80 object classes, so a LOC entity is only ever found written in the image (OCR).
-    Matching its description would ground it on whatever object the small LLM wrongly describes it as
-    ("Ohio (LOC) – My Yamaha Maxim is a small ... motorcycle" took the motorcycle's box)."""
-    if expression.type is EntityType.PER:
-        return ["person"]
-    if expression.type is EntityType.LOC:
-        return []
-    text = f"{expression.entity} {description_of(expression)}".casefold()
-    classes: list[str] = []
-    for word in _WORD.findall(text):
-        cls = _WORD_TO_CLASS.get(word) or _WORD_TO_CLASS.get(word.rstrip("s"))
-        if cls and cls not in classes:
-            classes.append(cls)
-    return classes
+    """The COCO classes an expression can be seen as, best first: what its description says the entity is,
+    with the NER type as a prior (`shared.vision.class_match`). LOC: none (a place is found only written in the
+    image)."""
+    return list(target(expression).classes)
 
 
 def detections_for(expression: VisualExpression, detections: list[Detection]) -> list[Detection]:
     """Detections of a class the expression matches, best score first."""
     classes = matching_classes(expression)
     return sorted((d for d in detections if d.label in classes), key=lambda d: -d.score)
-
-
-def containing(box: Box, detections: list[Detection]) -> Detection | None:
-    """The smallest detection whose box contains the centre of `box` (a logo on a shirt -> the person)."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    inside = [d for d in detections if d.box[0] <= cx <= d.box[2] and d.box[1] <= cy <= d.box[3]]
-    return min(inside, key=lambda d: box_area(d.box)) if inside else None

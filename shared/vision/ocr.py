@@ -2,7 +2,8 @@
 
 OCR is the slow part of the embedded visual stages (0.8-4 s per image on 2 busy cores, measured with
 benchmarks/bench_photos.py's photos), so the backends run it only when it can change an answer: some
-non-PER expression has no matching detection (`mode="gated"`, the default). `"always"` and `"off"` too.
+non-person expression has no matching detection, or several people are to be told apart by a written name
+(`mode="gated"`, the default; see `shared.vision.grounder.wants_text`). `"always"` and `"off"` too.
 
 Matching is fuzzy on purpose: case, spaces, `#`/`@` and CamelCase are ignored by comparing letters and
 digits only ("#RegionBased" = "Region-based"), and a close spelling (difflib ratio >= `min_ratio`, e.g.
@@ -107,12 +108,11 @@ def _narrow(hit: TextHit, start: int, length: int, total: int) -> TextHit:
 
 
 def needs_ocr(mode: OCRMode, expressions: list[Any], detections: list[Any]) -> bool:
-    """Whether OCR can change an answer: some non-PER expression has no matching detection."""
+    """Whether OCR can change an answer (`shared.vision.grounder.wants_text`), by `mode`."""
     if mode == "off":
         return False
     if mode == "always":
         return True
-    from shared.protocol.common import EntityType
-    from shared.vision.detector import detections_for
+    from shared.vision.grounder import wants_text
 
-    return any(e.type is not EntityType.PER and not detections_for(e, detections) for e in expressions)
+    return wants_text(expressions, detections)

@@ -37,6 +37,11 @@ class VisualBackend(ABC, Generic[ItemsT, OutputT]):
     @abstractmethod
     async def run(self, image: DecodedImage, items: ItemsT) -> OutputT: ...
 
+    async def run_post(self, image: DecodedImage, items: ItemsT, text: str | None) -> OutputT:
+        """`run`, with the post's text when the client sent it. Backends that read the text (the embedded
+        `detector` ones: who is placed elsewhere, who is on the left) override this; the others ignore it."""
+        return await self.run(image, items)
+
     async def ready(self) -> str:
         """ "ok", or why the backend cannot serve (e.g. its server or worker is down)."""
         return "ok"

@@ -24,9 +24,11 @@ class ExpressionServing(Generic[ResultT]):
         self.backend = backend
         self.images = ImageCache(image_limits)
 
-    async def results(self, image_bytes: bytes, expressions: list[VisualExpression]) -> list[ResultT]:
+    async def results(
+        self, image_bytes: bytes, expressions: list[VisualExpression], text: str | None = None
+    ) -> list[ResultT]:
         image = await asyncio.to_thread(self.images.decode, image_bytes)
-        results = await self.backend.run(image, expressions)
+        results = await self.backend.run_post(image, expressions, text)
         if len(results) != len(expressions):  # a backend bug, not bad input
             raise RuntimeError(f"backend {self.backend.name} gave {len(results)} results for {len(expressions)}")
         return results

@@ -11,7 +11,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import AppSettings, ImageLimits
 from shared.vision.detector import DetectorConfig
+from shared.vision.evidence_cache import EvidenceCacheConfig
 from shared.vision.faces import FaceDetectorConfig
+from shared.vision.grounder import GroundingConfig
 from shared.vision.ocr import OCRConfig
 from shared.vision.vlm import VLMConfig
 
@@ -28,6 +30,18 @@ class VisualStageSettings(AppSettings):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     # ... and names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
     ocr: OCRConfig = Field(default_factory=OCRConfig)
+    # ... and how an expression is matched to that evidence (give VE and VG the same values) ...
+    grounding: GroundingConfig = Field(
+        default_factory=GroundingConfig,
+        description="detector backend: how expressions are matched to the evidence (shared/vision/grounder.py); "
+        "give VE and VG the same values, so the two stages decide alike.",
+    )
+    # ... computed once per image when VE and VG share a Redis.
+    evidence_cache: EvidenceCacheConfig = Field(
+        default_factory=EvidenceCacheConfig,
+        description="detector backend: detections and OCR lines shared between VE and VG through Redis, so one "
+        "post's image is read once (shared/vision/evidence_cache.py).",
+    )
     # faces: the bundled person detector (MTCNN, optional Haar cascades).
     faces: FaceDetectorConfig = Field(default_factory=FaceDetectorConfig)
     # vlm: the OpenAI-compatible vision-language server (production).

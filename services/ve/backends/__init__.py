@@ -9,8 +9,16 @@ from services.ve.settings import VESettings
 def load_backend(settings: VESettings) -> VEBackend:
     if settings.backend == "detector":
         from services.ve.backends.detector import DetectorVEBackend
+        from shared.vision.evidence_cache import EvidenceCache
 
-        return DetectorVEBackend(settings.detector, settings.faces_priors, settings.ocr, threshold=settings.threshold)
+        return DetectorVEBackend(
+            settings.detector,
+            settings.faces_priors,
+            settings.ocr,
+            threshold=settings.threshold,
+            grounding=settings.grounding,
+            cache=EvidenceCache(settings.evidence_cache) if settings.evidence_cache.enabled else None,
+        )
     if settings.backend == "faces":
         from services.ve.backends.faces import FacesVEBackend
 

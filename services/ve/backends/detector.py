@@ -1,27 +1,34 @@
-"""VE from the same evidence as the VG `detector` backend (the bundled COCO-80 detector).
+"""VE from the same evidence and the same decisions as the VG `detector` backend (the bundled COCO-80 detector,
+OCR where it can help, and the post's text when the client sends it): `shared.vision.grounder.decide`.
 
-The score of an expression is the confidence of the best detection of a class it matches (PER: person;
-see `shared.vision.detector.matching_classes`), so scores of all types are the same quantity: CenterNet's
-confidence, on one scale. `groundable = score >= threshold`: default 0.2, the best of 0.2 / 0.3 / 0.4 on
-benchmarks/photos (first 26 posts, GMNER F1 89.1 / 85.5 / 78.2) and the worker's own floor, i.e. any matching detection
-counts. When no detected class
-matches, the per-type prior is the score, capped just under the threshold: the fallback never makes an
-entity groundable by itself. OCR: an entity whose name is written in the image scores the OCR confidence x
-spelling ratio (`shared.vision.ocr`), when that beats its detection.
+What an expression's entity is comes from its description (`shared.vision.class_match`: "Bruno (PER) – a
+golden retriever" is looked for as a dog), the NER type only as a prior. The score of an expression is the
+confidence of what decided its region: the detection's (CenterNet's confidence), the OCR line's (confidence x
+spelling ratio), or the main-subject fallback's fixed score; so scores of all types are on one scale.
+`groundable = score >= threshold`: default 0.2, the best of 0.2 / 0.3 / 0.4 on benchmarks/photos (first 26
+posts, GMNER F1 89.1 / 85.5 / 78.2) and the worker's own floor, i.e. any decided region counts. A name the post
+places elsewhere ("dog sitting for Jess") has no region. Without a region, the per-type prior is the score,
+capped just under the threshold: the fallback never makes an entity groundable by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
-from shared.protocol.visual import VisualExpression
-from shared.vision.detector import DetectorConfig, DetectorWorker, detections_for
+from shared.protocol.visual import Entailment, VisualExpression
+from shared.vision.detector import DetectorConfig, DetectorWorker
 from shared.vision.evidence import VisualEvidence
+from shared.vision.evidence_cache import EvidenceCache
+from shared.vision.grounder import GroundingConfig, decide
 from shared.vision.ocr import OCRConfig, TextReader
 
+Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
 
-class DetectorVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):
+
+class DetectorVEBackend(VEPipeline[Inputs]):
     name = "detector"
     default_threshold = 0.2
 
@@ -32,31 +39,33 @@ class DetectorVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]])
         ocr: OCRConfig | None = None,
         *,
         threshold: float | None = None,
+        grounding: GroundingConfig | None = None,
         worker: DetectorWorker | None = None,
         reader: TextReader | None = None,
+        cache: EvidenceCache | None = None,
     ) -> None:
         super().__init__(threshold)
-        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
+        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader, cache=cache)
+        self.grounding = grounding or GroundingConfig()
         self.priors = dict(priors or {})
 
-    def preprocess(
-        self, image: DecodedImage, expressions: list[VisualExpression]
-    ) -> tuple[DecodedImage, list[VisualExpression]]:
-        return image, expressions
+    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
+        return image, expressions, None
 
-    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[float]:
-        image, expressions = inputs
-        detections, text = self.evidence.gather(image, expressions)
-        scores = []
-        for expression in expressions:
-            matched = detections_for(expression, detections)
-            found = self.evidence.find_written(expression.entity, text)
-            if found is not None and (not matched or found[1] > matched[0].score):
-                scores.append(found[1])
-                continue
-            fallback = min(self.priors.get(expression.type, 0.0), max(0.0, self.threshold - 0.01))
-            scores.append(matched[0].score if matched else fallback)
-        return scores
+    async def run_post(self, image: DecodedImage, items: list[VisualExpression], text: str | None) -> list[Entailment]:
+        return await asyncio.to_thread(lambda: self.postprocess(self.forward((image, items, text)), image))
+
+    def _forward(self, inputs: Inputs) -> list[float]:
+        image, expressions, text = inputs
+        detections, hits = self.evidence.gather(image, expressions)
+        decisions = decide(
+            (image.width, image.height), detections, hits, self.evidence.find_written, expressions, text, self.grounding
+        )
+        cap = max(0.0, self.threshold - 0.01)
+        return [
+            d.score if d.has_region else min(self.priors.get(e.type, 0.0), cap)
+            for e, d in zip(expressions, decisions, strict=True)
+        ]
 
     async def ready(self) -> str:
         return self.evidence.ready()

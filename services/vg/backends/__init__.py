@@ -9,8 +9,15 @@ from services.vg.settings import VGSettings
 def load_backend(settings: VGSettings) -> VGBackend:
     if settings.backend == "detector":
         from services.vg.backends.detector import DetectorVGBackend
+        from shared.vision.evidence_cache import EvidenceCache
 
-        return DetectorVGBackend(settings.detector, settings.ocr, min_score=settings.min_score)
+        return DetectorVGBackend(
+            settings.detector,
+            settings.ocr,
+            min_score=settings.min_score,
+            grounding=settings.grounding,
+            cache=EvidenceCache(settings.evidence_cache) if settings.evidence_cache.enabled else None,
+        )
     if settings.backend == "faces":
         from services.vg.backends.faces import FacesVGBackend
 

@@ -1,31 +1,32 @@
-"""The embedded default: boxes from the bundled COCO-80 detector, matched to each expression's classes.
+"""The embedded default: boxes from the bundled COCO-80 detector, OCR where it can help, and the post's text
+when the client sends it, decided by `shared.vision.grounder.decide` (the same decisions VE makes).
 
-Matching (`shared.vision.detector.matching_classes`): PER is `person`; other types match the COCO classes
-their name or description names (a small word map: "motorcycle", "Yamaha" -> motorcycle, "team" ->
-person, ...). The box is the best-scoring detection of a matched class; none when nothing matches.
-
-Several people, several names: the distinct PER names (in order of first mention) take the largest person
-detections, as many as there are names; those people are then handed out left to right in order of
-mention (captions name people left to right far more often than not). An extra PER name with no person
-left gets no box. It cannot know who is who when the caption does not follow left-to-right order.
-
-OCR (`shared.vision.ocr`): a non-PER entity with no matching detection whose name is written in the image
-gets the box of the detected object containing the text, else the text region itself.
+What to look for comes from the expression's description (`shared.vision.class_match`): "Bruno (PER) – a
+golden retriever" is grounded to the dog, "Yamaha (ORG) – a Japanese motorcycle maker" to the motorcycle in
+view, "Kentucky Derby (MISC) – a horse race" to nothing. Persons: a name the post places elsewhere gets no
+box; several names share the detected people by a name written near a person, a position in the text, the
+person in focus, then order of mention left to right as a guess, reported with `candidate_boxes` (or no box
+with `grounding.ambiguous = "abstain"`). Animals and artworks no class matches: the photo's main subject.
 """
 
 from __future__ import annotations
 
-from services.vg.backends.base import Scored, VGPipeline
+import asyncio
+
 from shared.images import DecodedImage
-from shared.protocol.common import EntityType
-from shared.protocol.visual import VisualExpression
-from shared.vision.boxes import box_area
-from shared.vision.detector import Detection, DetectorConfig, DetectorWorker, containing, detections_for
+from shared.protocol.visual import Grounding, VisualExpression
+from shared.vision.boxes import clip_box, is_degenerate, round_box
+from shared.vision.detector import DetectorConfig, DetectorWorker
 from shared.vision.evidence import VisualEvidence
+from shared.vision.evidence_cache import EvidenceCache
+from shared.vision.grounder import Decision, GroundingConfig, decide
 from shared.vision.ocr import OCRConfig, TextReader
+from shared.vision.pipeline import VisualPipeline
+
+Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
 
 
-class DetectorVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):
+class DetectorVGBackend(VisualPipeline[list[VisualExpression], Inputs, list[Decision], list[Grounding]]):
     name = "detector"
 
     def __init__(
@@ -34,54 +35,47 @@ class DetectorVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]])
         ocr: OCRConfig | None = None,
         *,
         min_score: float = 0.0,
+        grounding: GroundingConfig | None = None,
         worker: DetectorWorker | None = None,
         reader: TextReader | None = None,
+        cache: EvidenceCache | None = None,
     ) -> None:
-        super().__init__(min_score)
-        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader)
+        super().__init__()
+        self.min_score = min_score
+        self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader, cache=cache)
+        self.grounding = grounding or GroundingConfig()
 
-    def preprocess(
-        self, image: DecodedImage, expressions: list[VisualExpression]
-    ) -> tuple[DecodedImage, list[VisualExpression]]:
-        return image, expressions
+    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
+        return image, expressions, None
 
-    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[Scored]:
-        image, expressions = inputs
-        detections, text = self.evidence.gather(image, expressions)
-        people = assign_people([d for d in detections if d.label == "person"], expressions)
-        outputs: list[Scored] = []
-        for expression, person in zip(expressions, people, strict=True):
-            if expression.type is EntityType.PER:
-                outputs.append((person.box, person.score) if person else (None, 0.0))
-                continue
-            matched = detections_for(expression, detections)
-            found = None if matched else self.evidence.find_written(expression.entity, text)
-            if matched:
-                outputs.append((matched[0].box, matched[0].score))
-            elif found is not None:
-                holder = containing(found[0].box, detections)
-                outputs.append((holder.box if holder else found[0].box, found[1]))
-            else:
-                outputs.append((None, 0.0))
-        return outputs
+    async def run_post(self, image: DecodedImage, items: list[VisualExpression], text: str | None) -> list[Grounding]:
+        return await asyncio.to_thread(lambda: self.postprocess(self.forward((image, items, text)), image))
+
+    def _forward(self, inputs: Inputs) -> list[Decision]:
+        image, expressions, text = inputs
+        detections, hits = self.evidence.gather(image, expressions)
+        return decide(
+            (image.width, image.height), detections, hits, self.evidence.find_written, expressions, text, self.grounding
+        )
+
+    def postprocess(self, outputs: list[Decision], image: DecodedImage) -> list[Grounding]:
+        results = []
+        for decision in outputs:
+            score = round(float(decision.score), 4)
+            candidates = [
+                round_box(c)
+                for c in (clip_box(b, image.width, image.height) for b in decision.candidates)
+                if not is_degenerate(c)
+            ]
+            box = None
+            if decision.box is not None and score >= self.min_score:
+                clipped = clip_box(decision.box, image.width, image.height)
+                box = None if is_degenerate(clipped) else round_box(clipped)
+            results.append(Grounding(box=box, score=score, candidate_boxes=candidates or None))
+        return results
 
     async def ready(self) -> str:
         return self.evidence.ready()
 
     async def aclose(self) -> None:
         self.evidence.close()
-
-
-def assign_people(people: list[Detection], expressions: list[VisualExpression]) -> list[Detection | None]:
-    """The person of each PER expression (None otherwise), by the rule in the module docstring."""
-    names: list[str] = []
-    for expression in expressions:
-        key = " ".join(expression.entity.casefold().split())
-        if expression.type is EntityType.PER and key not in names:
-            names.append(key)
-    chosen = sorted(people, key=lambda d: -box_area(d.box))[: len(names)]
-    chosen.sort(key=lambda d: (d.box[0] + d.box[2]) / 2)
-    by_name = dict(zip(names, chosen, strict=False))
-    return [
-        by_name.get(" ".join(e.entity.casefold().split())) if e.type is EntityType.PER else None for e in expressions
-    ]
