@@ -22,6 +22,7 @@ class Post:
     tasks: Task
     use_knowledge: bool | None
     knowledge: str | None
+    stream: bool = False  # answer Server-Sent Events (gateway/streaming.py)
 
 
 async def read_post(request: Request, max_body_bytes: int) -> Post:
@@ -62,7 +63,9 @@ def _from_json(body: bytes) -> Post:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidRequest("invalid_request", f"{where}: {first['msg']}") from exc
     image = decode_base64(parsed.image_b64) if parsed.image_b64 else None
-    return Post(parsed.text, image, parsed.caption or None, parsed.tasks, parsed.use_knowledge, parsed.knowledge)
+    return Post(
+        parsed.text, image, parsed.caption or None, parsed.tasks, parsed.use_knowledge, parsed.knowledge, parsed.stream
+    )
 
 
 async def _from_form(request: Request) -> Post:
@@ -90,6 +93,7 @@ async def _from_form(request: Request) -> Post:
             "invalid_request", f"tasks: must be one of mner, gmner, smner, not {tasks_field!r}."
         ) from exc
     use_knowledge = _form_bool(form.get("use_knowledge"))
+    stream = _form_bool(form.get("stream"), "stream") or False
     caption = form.get("caption")
     knowledge = form.get("knowledge")
     return Post(
@@ -99,10 +103,11 @@ async def _from_form(request: Request) -> Post:
         tasks,
         use_knowledge,
         knowledge if isinstance(knowledge, str) and knowledge else None,
+        stream,
     )
 
 
-def _form_bool(value: object) -> bool | None:
+def _form_bool(value: object, field: str = "use_knowledge") -> bool | None:
     if value is None or value == "":
         return None
     text = str(value).strip().lower()
@@ -110,4 +115,4 @@ def _form_bool(value: object) -> bool | None:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise InvalidRequest("invalid_request", f"use_knowledge: not a boolean: {value!r}.")
+    raise InvalidRequest("invalid_request", f"{field}: not a boolean: {value!r}.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from gateway.inputs import read_post
 from gateway.serving import GatewayServing
+from gateway.streaming import EVENT_STREAM, stream_answer, wants_stream
 from shared.dependencies import get_serving
 from shared.limits import TEXT_LIMITS
 from shared.openapi import inline_refs
@@ -44,6 +46,7 @@ def request_body(*, image_required: bool) -> dict[str, Any]:
                             "tasks": {"type": "string", "enum": [t.value for t in Task], "default": "smner"},
                             "use_knowledge": {"type": "boolean"},
                             "knowledge": {"type": "string"},
+                            "stream": {"type": "boolean", "default": False},
                         },
                     }
                 },
@@ -56,8 +59,25 @@ GMNER_REQUEST_BODY = request_body(image_required=False)
 OVERLAY_REQUEST_BODY = request_body(image_required=True)
 
 
-@router.post("/gmner", response_model=GMNERResponse, openapi_extra=GMNER_REQUEST_BODY)
-async def gmner(request: Request, serving: ServingDep) -> GMNERResponse:
-    """Every named entity of a post with its type, referring expression, groundability, box and mask."""
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+        "description": (
+            "With `Accept: text/event-stream` or `stream: true`: Server-Sent Events `entities`, `expressions`, "
+            "`groundability`, `boxes`, `masks` as the stages answer, then `final` (this JSON answer) or `error` "
+            "(the error body)."
+        ),
+    }
+}
+
+
+@router.post("/gmner", response_model=GMNERResponse, openapi_extra=GMNER_REQUEST_BODY, responses=STREAM_RESPONSE)
+async def gmner(request: Request, serving: ServingDep) -> GMNERResponse | Response:
+    """Every named entity of a post with its type, referring expression, groundability, box and mask;
+    streamed stage by stage on request."""
     post = await read_post(request, serving.settings.max_body_bytes)
+    if wants_stream(request, post):
+        # Validated before the stream starts, so a bad image is a 4xx like any other, not an event.
+        decoded = await serving.decode(post)
+        return stream_answer(serving, post, decoded)
     return await serving.run(post)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from gateway.clients import StageClients
 from gateway.inputs import Post
+from gateway.progress import BOXES, ENTITIES, EXPRESSIONS, GROUNDABILITY, MASKS, stage_done
 from gateway.settings import GatewaySettings
 from shared.errors import APIError
 from shared.http import StageClient, StageError
@@ -133,12 +134,15 @@ class GatewayServing:
             await self.decode(post)
         ner = await self._ner(post, text, deadline, timings)
         states = [EntityState(entity) for entity in ner.entities[: self.settings.max_entities]]
+        stage_done(ENTITIES, states)
         degraded: set[str] = {"knowledge"} if ner.knowledge_error else set()
 
         if states:
             started = time.perf_counter()
             chunks = [states[i : i + MAX_EXPAND_ENTITIES] for i in range(0, len(states), MAX_EXPAND_ENTITIES)]
-            await asyncio.gather(*(self._expand(chunk, post, text, ner.knowledge, deadline) for chunk in chunks))
+            await asyncio.gather(
+                *(self._expand_and_tell(chunk, post, text, ner.knowledge, deadline) for chunk in chunks)
+            )
             timings["expansion"] = _ms(started)
             await self._visual(states, post, deadline, timings)
         for state in states:
@@ -180,6 +184,12 @@ class GatewayServing:
         finally:
             timings["ner"] = _ms(started)
 
+    async def _expand_and_tell(
+        self, states: list[EntityState], post: Post, text: str, knowledge: str | None, deadline: Deadline
+    ) -> None:
+        await self._expand(states, post, text, knowledge, deadline)
+        stage_done(EXPRESSIONS, states)  # with their expressions, or marked degraded
+
     async def _expand(
         self, states: list[EntityState], post: Post, text: str, knowledge: str | None, deadline: Deadline
     ) -> None:
@@ -188,6 +198,10 @@ class GatewayServing:
         `benchmarks/bench_expansion_batch.py --cold 8` (3 entities, embedded gemma-3-270m, 2 shared cores): cold,
         median 2.56 s batched vs 2.84 s per entity; LLM cache warm, 2.9 ms vs 7.4 ms. The price:
         a failed call leaves every entity of the post without an expression, where it left one before."""
+        if deadline.expired:  # nobody waits for the answer any more: no call
+            for state in states:
+                state.degraded.append("expansion")
+            return
         request = ExpandRequest(
             text=text,
             caption=post.caption,
@@ -242,6 +256,7 @@ class GatewayServing:
                 grounded.append(state)
             else:
                 state.reason = VisualReason.NOT_GROUNDABLE
+        stage_done(GROUNDABILITY, states)
         if not grounded:
             return None
 
@@ -268,6 +283,7 @@ class GatewayServing:
                 continue
             state.box, state.box_score = grounding.box, grounding.score
             boxed.append(state)
+        stage_done(BOXES, grounded)
         if not boxed or post.tasks is not Task.SMNER:
             return None
         if clients.sam is None:
@@ -288,6 +304,7 @@ class GatewayServing:
             return None
         for state, segmentation in zip(boxed, segment.results, strict=True):
             state.mask, state.mask_score = segmentation.mask, segmentation.score
+        stage_done(MASKS, boxed)
         return None
 
     async def _call(

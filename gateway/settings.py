@@ -14,35 +14,64 @@ from shared.settings import AppSettings
 class GatewaySettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_GATEWAY_", extra="ignore")
 
-    port: int = APPS["gateway"].port
+    port: int = Field(default=APPS["gateway"].port, description="Port the gateway listens on.")
     # Each stage on its default port (shared/apps.py) on this host.
-    ner_url: str = APPS["ner"].url()
-    expansion_url: str = APPS["expansion"].url()
-    # A visual stage left empty is "not deployed": entities get a reason instead of a box.
-    ve_url: str | None = APPS["ve"].url()
-    vg_url: str | None = APPS["vg"].url()
-    sam_url: str | None = APPS["sam"].url()
+    ner_url: str = Field(default=APPS["ner"].url(), description="Base URL of the NER app.")
+    expansion_url: str = Field(default=APPS["expansion"].url(), description="Base URL of the expansion app.")
+    ve_url: str | None = Field(
+        default=APPS["ve"].url(),
+        description="Base URL of the VE app; empty: not deployed (entities say `visual_stages_not_deployed`).",
+    )
+    vg_url: str | None = Field(default=APPS["vg"].url(), description="Base URL of the VG app; empty: not deployed.")
+    sam_url: str | None = Field(default=APPS["sam"].url(), description="Base URL of the SAM app; empty: not deployed.")
 
-    ner_timeout_s: float = Field(default=60.0, gt=0)
-    expansion_timeout_s: float = Field(default=60.0, gt=0)
-    ve_timeout_s: float = Field(default=30.0, gt=0)
-    vg_timeout_s: float = Field(default=30.0, gt=0)
-    sam_timeout_s: float = Field(default=60.0, gt=0)
-    stage_retries: int = Field(default=1, ge=0)
-    # The whole request never takes longer than this; stages still running are reported as degraded.
-    deadline_s: float = Field(default=120.0, gt=0)
-    max_entities: int = Field(default=16, ge=1, le=64)
-    # Multipart/JSON bodies larger than this are refused before parsing (image limit + room for text).
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    ner_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of a call to NER, in seconds.")
+    expansion_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of a call to expansion, in seconds.")
+    ve_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of a call to VE, in seconds.")
+    vg_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of a call to VG, in seconds.")
+    sam_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of a call to SAM, in seconds.")
+    stage_retries: int = Field(
+        default=1,
+        ge=0,
+        description="Retries of a stage call after 429/502/503/504 or a connection error (not a timeout), "
+        "within the call's timeout.",
+    )
+    deadline_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="No request takes longer; stages still running then are reported in `degraded`.",
+    )
+    max_entities: int = Field(
+        default=16,
+        ge=1,
+        le=64,
+        description="Most entities answered per post: the first ones NER found; the rest are left out.",
+    )
+    # Image limit + room for the text.
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest multipart or JSON body, refused before parsing: 413 past it.",
+    )
 
     # API keys (off when unset): a file of `name:sha256hex` lines (`gmner keys new NAME --file F`). With keys
     # on, every path needs one except /health, the page and its static files; /ready and /metrics as below.
-    api_keys_file: Path | None = None
-    api_key_max_inflight: int = Field(default=16, ge=1)
-    api_keys_protect_metrics: bool = True
-    api_keys_protect_ready: bool = False
+    api_keys_file: Path | None = Field(
+        default=None, description="File of `name:sha256hex` lines (`gmner keys new`); null: no API keys needed."
+    )
+    api_key_max_inflight: int = Field(
+        default=16, ge=1, description="Requests one API key may have in flight (429 past it)."
+    )
+    api_keys_protect_metrics: bool = Field(default=True, description="With keys on, `/metrics` needs a key too.")
+    api_keys_protect_ready: bool = Field(
+        default=False, description="With keys on, `/ready` needs a key too (probes usually carry none)."
+    )
     # Readiness probes of the stages run in the background every `ready_probe_interval_s`; NER (without which
     # nothing is answered) counts as down after `ready_failures` failed probes in a row, not after one slow one.
-    ready_probe_interval_s: float = Field(default=2.0, gt=0)
-    ready_probe_timeout_s: float = Field(default=5.0, gt=0)
-    ready_failures: int = Field(default=3, ge=1)
+    ready_probe_interval_s: float = Field(
+        default=2.0, gt=0, description="Seconds between background readiness probes of each stage."
+    )
+    ready_probe_timeout_s: float = Field(default=5.0, gt=0, description="Timeout of one readiness probe, seconds.")
+    ready_failures: int = Field(
+        default=3, ge=1, description="Failed NER probes in a row before the gateway's `/ready` answers 503."
+    )

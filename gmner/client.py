@@ -10,6 +10,12 @@
 Answers are the gateway's own pydantic models (`GMNERResponse`). A 429 or 503 is retried after the server's
 `Retry-After` (bounded by `max_retry_wait_s`, at most `max_retries` times); every other error, and the last
 429/503, raises `GMNERAPIError` with the HTTP status and the gateway's error code and message.
+
+`stream(...)` gives the answer stage by stage as the gateway's Server-Sent Events come (see
+gateway/streaming.py); leaving the loop early closes the connection, and the gateway stops the work:
+
+    for event in client.stream("Astronaut Eileen Collins waves", image="photo.jpg"):
+        print(event.event, [e.text for e in event.entities])  # the last one: event.answer, the whole answer
 """
 
 from __future__ import annotations
@@ -17,14 +23,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 
+from shared.protocol.common import ErrorResponse
 from shared.protocol.gateway import GMNERResponse, Task
+from shared.protocol.gateway_stream import STAGE_EVENTS, IndexedEntity, StageEvent
 from shared.retry import RetryPolicy, parse_retry_after, send_with_retries, send_with_retries_sync
 
 DEFAULT_URL = os.environ.get("GMNER_URL", "http://127.0.0.1:8000")
@@ -54,6 +64,18 @@ class GMNERAPIError(Exception):
         self.stage = stage
         self.retry_after_s = retry_after_s
         self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of a streamed answer. `event`: `entities`, `expressions`, `groundability`, `boxes`, `masks`
+    (with `entities`: the entities that stage changed, each with its `index` in the answer) or `final` (with
+    `answer`, the same `GMNERResponse` as `predict`). An `error` event is raised as `GMNERAPIError` (status 0:
+    the HTTP status, 200, was sent before the error)."""
+
+    event: str
+    entities: list[IndexedEntity] = field(default_factory=list)
+    answer: GMNERResponse | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +236,46 @@ class GMNERClient(_Base):
         )
         return self._send(prepared).content
 
+    def stream(
+        self,
+        text: str,
+        image: ImageInput | None = None,
+        *,
+        caption: str | None = None,
+        tasks: Task | str = Task.SMNER,
+        use_knowledge: bool | None = None,
+        knowledge: str | None = None,
+        image_name: str | None = None,
+    ) -> Iterator[StreamEvent]:
+        """`POST /v1/gmner` streamed: an event per stage as it answers, then `final`. Not retried (a refusal
+        raises `GMNERAPIError` at the first `next`); breaking out of the loop cancels the work on the gateway."""
+        prepared = self._prepare(
+            "/v1/gmner",
+            text,
+            image,
+            caption=caption,
+            tasks=tasks,
+            use_knowledge=use_knowledge,
+            knowledge=knowledge,
+            image_name=image_name,
+        )
+        try:
+            # connect_sse asks for text/event-stream (Accept), which is what makes the gateway stream.
+            with connect_sse(self._http, "POST", prepared.path, **prepared.kwargs()) as source:
+                if not source.response.is_success:
+                    source.response.read()
+                    raise error_from_response(source.response)
+                for sse in source.iter_sse():
+                    event = stream_event(sse)
+                    if event is not None:
+                        yield event
+        except httpx.ConnectError as exc:
+            raise _unreachable(self._http.base_url, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise GMNERAPIError(0, "timeout", f"no event in time from {self._http.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+
     def ready(self) -> bool:
         """Whether the gateway and its hard dependencies answer `/ready` with 200."""
         try:
@@ -320,6 +382,45 @@ class AsyncGMNERClient(_Base):
         )
         return (await self._send(prepared)).content
 
+    async def stream(
+        self,
+        text: str,
+        image: ImageInput | None = None,
+        *,
+        caption: str | None = None,
+        tasks: Task | str = Task.SMNER,
+        use_knowledge: bool | None = None,
+        knowledge: str | None = None,
+        image_name: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """`GMNERClient.stream` for asyncio: `async for event in client.stream(...)`."""
+        prepared = await asyncio.to_thread(
+            self._prepare,
+            "/v1/gmner",
+            text,
+            image,
+            caption=caption,
+            tasks=tasks,
+            use_knowledge=use_knowledge,
+            knowledge=knowledge,
+            image_name=image_name,
+        )
+        try:
+            async with aconnect_sse(self._http, "POST", prepared.path, **prepared.kwargs()) as source:
+                if not source.response.is_success:
+                    await source.response.aread()
+                    raise error_from_response(source.response)
+                async for sse in source.aiter_sse():
+                    event = stream_event(sse)
+                    if event is not None:
+                        yield event
+        except httpx.ConnectError as exc:
+            raise _unreachable(self._http.base_url, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise GMNERAPIError(0, "timeout", f"no event in time from {self._http.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+
     async def ready(self) -> bool:
         try:
             return (await self._http.get("/ready")).status_code == 200
@@ -362,6 +463,19 @@ def error_from_response(response: httpx.Response) -> GMNERAPIError:
         retry_after_s=parse_retry_after(response.headers.get("retry-after")),
         request_id=response.headers.get("x-request-id"),
     )
+
+
+def stream_event(sse: ServerSentEvent) -> StreamEvent | None:
+    """One Server-Sent Event as a `StreamEvent`; an `error` event raised; None for one this client does not know
+    (a newer gateway's), which is skipped rather than failing the stream."""
+    if sse.event == "final":
+        return StreamEvent("final", answer=GMNERResponse.model_validate_json(sse.data))
+    if sse.event == "error":
+        error = ErrorResponse.model_validate_json(sse.data).error
+        raise GMNERAPIError(0, error.code, error.message, stage=error.stage)
+    if sse.event in STAGE_EVENTS:
+        return StreamEvent(sse.event, entities=StageEvent.model_validate_json(sse.data).entities)
+    return None
 
 
 def _read_image(image: ImageInput, name: str | None) -> tuple[bytes, str]:

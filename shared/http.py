@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -86,12 +87,20 @@ class StageClient:
 
         try:
             # The timeout is the budget of the whole call, retries and waits included: the gateway hands each
-            # stage what is left of the request's deadline, and a retry must not outlive it.
-            response = await send_with_retries(send, self._policy(timeout), timeout_s=timeout, budget_s=timeout)
+            # stage what is left of the request's deadline, and a retry must not outlive it. httpx's timeouts
+            # are per read, so `asyncio.timeout` holds the total; either way the connection is closed when it
+            # expires, which is what tells the stage to stop (`shared.cancellation`).
+            async with asyncio.timeout(timeout):
+                response = await send_with_retries(send, self._policy(timeout), timeout_s=timeout, budget_s=timeout)
             parsed = self._parse(response, response_model)
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             # A timed-out call is not retried: the deadline is spent.
             error = StageError(self.stage, "timeout", f"no answer within {timeout:.1f}s")
+        except asyncio.CancelledError:
+            # Our caller went away (its client disconnected): httpx has closed the connection, so the stage
+            # cancels its work too. Counted, then passed on: a cancellation is not a stage failure.
+            self._record("cancelled", started)
+            raise
         except httpx.TransportError as exc:
             error = StageError(self.stage, "unreachable", f"{type(exc).__name__}: {exc}")
         except StageError as exc:

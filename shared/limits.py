@@ -18,8 +18,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TextLimits(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_", extra="ignore", env_file=None)
 
-    # The longest text, caption, entity or referring expression accepted; longer is a 422 naming the field.
-    max_text_chars: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(
+        default=2000,
+        ge=1,
+        description=(
+            "Longest text, caption, entity or referring expression any app accepts; longer is a 422 naming the field."
+        ),
+    )
 
 
 # Read at import: the request schemas declare the limit in their types (and in the OpenAPI document), and

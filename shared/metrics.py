@@ -26,3 +26,9 @@ MODEL_LOAD_SECONDS = Gauge("gmner_model_load_seconds", "Time taken to load the a
 EMBEDDING_CACHE = Counter("gmner_sam_embedding_cache_total", "SAM image-embedding cache lookups", ["app", "result"])
 # Labelled by the API key's name (never the key): bounded by the keys file, not by callers.
 KEY_REQUESTS = Counter("gmner_requests_by_key_total", "Gateway requests per API key name", ["app", "key", "status"])
+# Requests whose work was stopped because nobody waits for the answer any more: `reason` is "disconnect" (the
+# client closed the connection: a person, the gateway giving up on a stage, a proxy) or "shutdown" (the server
+# stopping cancelled it). Per app, so each stage counts what it stopped.
+CANCELLED = Counter("gmner_cancelled_requests_total", "Requests cancelled before their answer", ["app", "reason"])
+# Shared LLM calls stopped because every caller waiting for them left (single-flight keeps a call while one waits).
+LLM_CANCELLED = Counter("gmner_llm_cancelled_total", "LLM calls cancelled because no caller waited", ["app"])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.cancellation import Disconnect, Outcome, run_until_disconnect
 from shared.errors import APIError, PayloadTooLarge, RequestTimeout, TooManyRequests
-from shared.metrics import IN_FLIGHT, KEY_REQUESTS, REJECTED, REQUEST_LATENCY, REQUESTS
+from shared.metrics import CANCELLED, IN_FLIGHT, KEY_REQUESTS, REJECTED, REQUEST_LATENCY, REQUESTS
 from shared.request_context import REQUEST_ID_HEADER, new_request_id, reset_request_id, set_request_id
 
 logger = logging.getLogger("gmner.access")
@@ -21,6 +23,20 @@ UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 # A refused upload may still be streaming in: closing the connection spares reading the rest.
 CLOSE = {"Connection": "close"}
+
+# The access log's and the metrics' status of a request whose client left before its answer was complete
+# (nginx's "client closed request"); the log line's `cancelled` says why ("disconnect" or "shutdown").
+CLIENT_CLOSED = 499
+
+# Off only to measure what cancellation saves (deploy/load/run_impatient.py): a request's work then runs to its
+# end whether or not anyone still waits for it, as before cancellation existed. Read once, like the other knobs
+# of this layer (shared/server.py).
+CANCEL_ON_DISCONNECT = os.environ.get("GMNER_CANCEL_ON_DISCONNECT", "true").strip().lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
 
 
 class Authenticator(Protocol):
@@ -75,8 +91,10 @@ class RequestMiddleware:
                 if key is not None:
                     scope.setdefault("state", {})["api_key_name"] = key
                 replay = receive
+                disconnect: Disconnect | None = None
                 if not unlimited:
-                    in_memory = await self._read_body(receive, headers)
+                    disconnect = Disconnect() if CANCEL_ON_DISCONNECT else None
+                    in_memory = await self._read_body(receive, headers, disconnect.receive if disconnect else receive)
                     if in_memory is None:
                         return  # the client went away while sending
                     replay = in_memory
@@ -93,7 +111,7 @@ class RequestMiddleware:
                     extra={"path": path, "status": exc.status_code, **({"api_key": key} if key else {})},
                 )
                 return
-            await self._serve(scope, replay, send, request_id, unlimited, key)
+            await self._serve(scope, replay, send, request_id, unlimited, key, receive, disconnect)
         finally:
             reset_request_id(token)
 
@@ -114,8 +132,9 @@ class RequestMiddleware:
                 "too_many_requests", f"key {key} has {limit} requests in flight; retry later.", headers=retry_after
             )
 
-    async def _read_body(self, receive: Receive, headers: Mapping[str, str]) -> Receive | None:
-        """The whole body, or `PayloadTooLarge` / `RequestTimeout` raised; the app then reads it from memory."""
+    async def _read_body(self, receive: Receive, headers: Mapping[str, str], after_body: Receive) -> Receive | None:
+        """The whole body, or `PayloadTooLarge` / `RequestTimeout` raised; the app then reads it from memory, and
+        after it `after_body` (what tells the app its client left)."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             raise PayloadTooLarge(
@@ -166,22 +185,37 @@ class RequestMiddleware:
                 message: Message = {"type": "http.request", "body": whole, "more_body": False}
                 whole = b""  # the app holds its own reference now; ours would double the memory
                 return message
-            return await receive()  # http.disconnect, when the client goes away
+            return await after_body()  # http.disconnect, when the client goes away
 
         return replay
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, request_id: str, unlimited: bool, key: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        unlimited: bool,
+        key: str | None,
+        wire_receive: Receive,
+        disconnect: Disconnect | None,
     ) -> None:
+        """`receive` is what the app reads (the body from memory); `wire_receive` the connection, which after the
+        body only says that the client left; with `disconnect` (every path but probes and scrapes) the app's
+        work is cancelled then (`shared.cancellation`)."""
         status = 500
+        complete = False
+        cancelled: str | None = None
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, complete
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*list(message["headers"]), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
             await send(message)
 
         if not unlimited:
@@ -190,9 +224,22 @@ class RequestMiddleware:
             if key is not None:
                 self.in_flight_by_key[key] = self.in_flight_by_key.get(key, 0) + 1
         try:
-            await self.app(scope, receive, send_with_id)
+            if disconnect is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                outcome = await run_until_disconnect(
+                    lambda: self.app(scope, receive, send_with_id), wire_receive, disconnect, lambda: complete
+                )
+                if outcome is Outcome.DISCONNECT:
+                    cancelled = outcome.value
+        except asyncio.CancelledError:
+            cancelled = Outcome.SHUTDOWN.value
+            raise
         finally:
             elapsed = time.perf_counter() - started
+            if cancelled is not None:
+                status = CLIENT_CLOSED
+                CANCELLED.labels(self.app_name, cancelled).inc()
             if not unlimited:
                 self.in_flight -= 1
                 IN_FLIGHT.labels(self.app_name).dec()
@@ -217,6 +264,8 @@ class RequestMiddleware:
                 }
                 if key is not None:
                     extra["api_key"] = key  # the key's name; the key itself is never logged
+                if cancelled is not None:
+                    extra["cancelled"] = cancelled
                 logger.info("request", extra=extra)
 
     async def _refuse(self, send: Send, request_id: str, exc: APIError) -> None:

@@ -1,4 +1,6 @@
-/* The page: send one post to POST /v1/gmner, draw the answer over the image, list the entities. */
+/* The page: send one post to POST /v1/gmner, draw the answer over the image, list the entities.
+   The answer is streamed (Server-Sent Events, see gateway/streaming.py): the entities are listed as soon as
+   NER answers, then expressions, groundability, boxes and masks fill in as each stage answers. */
 (function () {
   "use strict";
 
@@ -43,6 +45,9 @@
 
   let chosenFile = null;
   let previewUrl = null;
+  // The image of the answer being shown, decoded once per post (each streamed event redraws over it).
+  let shownFile = null;
+  let shownImage = null;
   // What the canvas shows: the image, the entities and their decoded masks (as coloured offscreen canvases).
   let scene = null;
   let pinned = null; // a row clicked stays highlighted until clicked again
@@ -137,7 +142,8 @@
     try {
       let response;
       try {
-        const headers = { Accept: "application/json" };
+        // Streamed; an answer in JSON (an error, or a gateway without streaming) is read as before.
+        const headers = { Accept: "text/event-stream, application/json" };
         const key = keyInput.value.trim();
         if (key) {
           headers.Authorization = `Bearer ${key}`;
@@ -146,6 +152,11 @@
         response = await fetch("/v1/gmner", { method: "POST", body: body, headers: headers });
       } catch (err) {
         showError("Could not reach the service. Is it running? Check the connection and try again.");
+        return;
+      }
+      const type = response.headers.get("Content-Type") || "";
+      if (response.ok && type.startsWith("text/event-stream")) {
+        await readStream(response, file);
         return;
       }
       let payload = null;
@@ -173,6 +184,95 @@
       setBusy(false);
     }
   });
+
+  /* ---------- the streamed answer ---------- */
+
+  async function readStream(response, file) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let partial = null; // the answer so far: entity i is replaced by each event that names index i
+    let first = true;
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        break;
+      }
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      let end;
+      while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        const event = parseEvent(block);
+        if (!event) continue; // a keep-alive comment
+        let data;
+        try {
+          data = JSON.parse(event.data);
+        } catch (err) {
+          continue;
+        }
+        if (event.name === "final") {
+          statusLine.textContent = "";
+          await showResult(data, file, true);
+          return;
+        }
+        if (event.name === "error") {
+          const status = data && data.error && data.error.code === "stage_unavailable" ? 503 : 500;
+          showError(describeError(status, data, null), data);
+          return;
+        }
+        if (!data || !Array.isArray(data.entities)) continue;
+        if (event.name === "entities") {
+          partial = {
+            request_id: response.headers.get("X-Request-ID") || "",
+            tasks: form.querySelector('input[name="tasks"]:checked').value,
+            entities: [],
+            degraded: [],
+            timings_ms: {},
+          };
+        }
+        if (!partial) continue;
+        data.entities.forEach((entity) => {
+          partial.entities[entity.index] = entity;
+        });
+        if (first) {
+          pinned = null;
+          hovered = null;
+          first = false;
+        }
+        statusLine.textContent = `Working… ${STAGE_WORDS[event.name] || event.name} received`;
+        await showResult(partial, file, false);
+      }
+    }
+    showError("The answer stopped before it was complete (the connection was closed). Try again.");
+  }
+
+  const STAGE_WORDS = {
+    entities: "entities",
+    expressions: "referring expressions",
+    groundability: "groundability",
+    boxes: "boxes",
+    masks: "masks",
+  };
+
+  function parseEvent(block) {
+    // One Server-Sent Event: `event:` and `data:` lines; lines starting with ':' are comments (pings).
+    let name = "message";
+    const data = [];
+    block.split(/\r?\n/).forEach((line) => {
+      if (!line || line.startsWith(":")) return;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+    });
+    return data.length ? { name: name, data: data.join("\n") } : null;
+  }
 
   function setBusy(busy) {
     submitButton.disabled = busy;
@@ -237,22 +337,20 @@
 
   /* ---------- showing the answer ---------- */
 
-  async function showResult(answer, file) {
-    window.gmnerLastAnswer = answer; // the raw answer, for the browser console and the browser test
-    pinned = null;
-    hovered = null;
+  async function showResult(answer, file, final) {
+    // `final`: the whole answer; otherwise the answer so far (a streamed event), drawn the same way.
+    if (final !== false) window.gmnerLastAnswer = answer; // the raw answer, for the console and the browser test
+    if (final === undefined) {
+      pinned = null;
+      hovered = null;
+    }
     scene = null;
     canvas.dataset.state = "pending";
     canvas.dataset.drawn = "0";
     renderTable(answer);
     const visual = answer.tasks !== "mner" || answer.entities.some((e) => e.box || e.mask);
     if (file) {
-      let image = null;
-      try {
-        image = await loadImage(file);
-      } catch (err) {
-        image = null;
-      }
+      const image = await imageOf(file);
       if (image) {
         scene = { image: image, entities: answer.entities, masks: buildMasks(answer.entities) };
         canvas.hidden = false;
@@ -269,7 +367,20 @@
       noImage.textContent = visual ? "No image was sent, so nothing is grounded." : "";
     }
     result.hidden = false;
-    canvas.dataset.state = "ready";
+    markRows();
+    canvas.dataset.state = final === false ? "partial" : "ready";
+  }
+
+  async function imageOf(file) {
+    if (file !== shownFile) {
+      shownFile = file;
+      try {
+        shownImage = await loadImage(file);
+      } catch (err) {
+        shownImage = null;
+      }
+    }
+    return shownImage;
   }
 
   function loadImage(file) {

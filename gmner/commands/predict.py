@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from gmner.client import GMNERAPIError
+    from gmner.client import GMNERAPIError, GMNERClient, StreamEvent
     from shared.protocol.gateway import GMNEREntity, GMNERResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -45,6 +45,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", "-o", type=Path, help="save the image with boxes, masks and labels drawn as PNG")
     parser.add_argument("--json", action="store_true", help="print the gateway's JSON answer instead of a table")
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="show each stage's part of the answer as it comes (Server-Sent Events), then the answer; "
+        "with --json, one JSON line per event",
+    )
+    parser.add_argument(
         "--url",
         default=os.environ.get("GMNER_URL", DEFAULT_URL),
         help=f"gateway base URL (default: $GMNER_URL or {DEFAULT_URL}, the one `gmner serve` starts)",
@@ -74,20 +80,26 @@ def run(args: argparse.Namespace) -> int:
         with GMNERClient(
             args.url, timeout_s=args.timeout, max_retries=max(0, args.retries), api_key=args.api_key
         ) as client:
-            answer = client.predict(
-                args.text,
-                image,
-                caption=args.caption,
-                tasks=args.tasks,
-                use_knowledge=args.use_knowledge,
-                image_name=args.image.name if args.image is not None else None,
-            )
+            post = {
+                "caption": args.caption,
+                "tasks": args.tasks,
+                "use_knowledge": args.use_knowledge,
+                "image_name": args.image.name if args.image is not None else None,
+            }
+            if args.stream:
+                answer = _stream(client, args.text, image, post, as_json=args.json)
+            else:
+                answer = client.predict(args.text, image, **post)
     except GMNERAPIError as exc:
         print(f"gmner predict: {_describe(exc)}", file=sys.stderr)
         return 1
+    if answer is None:
+        print("gmner predict: the stream ended without an answer", file=sys.stderr)
+        return 1
 
     if args.json:
-        print(answer.model_dump_json(indent=2))
+        if not args.stream:  # streamed, the answer was printed as the `final` line
+            print(answer.model_dump_json(indent=2))
     else:
         _print_table(answer, _console())
     if args.out is not None and image is not None:
@@ -103,6 +115,50 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         print(f"overlay saved to {args.out}", file=sys.stderr)
     return 0
+
+
+def _stream(
+    client: GMNERClient, text: str, image: bytes | None, post: dict[str, Any], *, as_json: bool
+) -> GMNERResponse | None:
+    """Print each stage event as it comes (a line, or a JSON line with `--json`); return the final answer."""
+    answer = None
+    for event in client.stream(text, image, **post):
+        if as_json:
+            print(_event_json(event), flush=True)
+        elif event.answer is None:
+            print(_event_line(event), flush=True)
+        answer = event.answer or answer
+    return answer
+
+
+def _event_json(event: StreamEvent) -> str:
+    import json
+
+    if event.answer is not None:
+        data: Any = event.answer.model_dump(mode="json")
+    else:
+        data = {"entities": [e.model_dump(mode="json") for e in event.entities]}
+    return json.dumps({"event": event.event, "data": data}, ensure_ascii=False)
+
+
+def _event_line(event: StreamEvent) -> str:
+    """`boxes: #0 Eileen Collins [10, 4, 80, 120]`: what the stage added for each entity it changed."""
+    parts = []
+    for entity in event.entities:
+        if event.event == "entities":
+            detail = entity.type.value
+        elif event.event == "expressions":
+            detail = entity.expression or "(no expression)"
+        elif event.event == "groundability":
+            detail = _groundable(entity)
+        elif event.event == "boxes":
+            detail = _box(entity) if entity.box else "— (no region found)"
+        else:
+            detail = _mask(entity)
+        if entity.degraded:
+            detail += f" (degraded: {', '.join(entity.degraded)})"
+        parts.append(f"#{entity.index} {entity.text}: {detail}")
+    return f"{event.event}: " + ("; ".join(parts) if parts else "none")
 
 
 def _describe(exc: GMNERAPIError) -> str:

@@ -25,13 +25,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--profile",
         choices=list(PROFILES),
-        help="quality (default): Qwen2.5-0.5B writes knowledge and descriptions for every post; fast: gemma-3-270m, "
-        "knowledge only when a request asks (about 4x faster, weaker on new names)",
+        help="quality (default): Qwen2.5-1.5B writes knowledge and descriptions for every post; balanced: the same "
+        "with Qwen2.5-0.5B (faster); fast: gemma-3-270m, knowledge only when a request asks (weaker on new names)",
     )
     parser.add_argument(
         "--llm",
         choices=list(BUNDLED_LLMS),
-        help="bundled LLM to serve (default: the profile's; qwen2.5-1.5b needs requirements/llm-qwen.txt)",
+        help="bundled LLM to serve (default: the profile's)",
     )
     parser.add_argument(
         "--knowledge",

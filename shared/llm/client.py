@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource
 
 from shared.llm.cache import LLMCache, cache_key
-from shared.metrics import LLM_COALESCED, LLM_LATENCY
+from shared.metrics import LLM_CANCELLED, LLM_COALESCED, LLM_LATENCY
 from shared.retry import RetryPolicy, send_with_retries
 from shared.settings import LLMSettings
 
@@ -22,6 +25,16 @@ class LLMError(Exception):
     """The LLM server could not give an answer (down, timed out, or a malformed reply)."""
 
 
+@dataclass
+class _Flight:
+    """One shared LLM call and how many callers wait for it: when the last one leaves, it is cancelled after
+    `cancel_grace_s` unless a caller joins it meanwhile (`cancel_at`, the timer)."""
+
+    task: asyncio.Task[str]
+    waiters: int = 0
+    cancel_at: asyncio.TimerHandle | None = None
+
+
 class LLMClient:
     """Deterministic (temperature 0) completions, cached in Redis under a hash of model+prompt+params.
 
@@ -29,6 +42,14 @@ class LLMClient:
     one shared task; across processes the first to take a short Redis lock on the key calls, the others poll
     Redis for its answer. Whenever that cannot work (Redis down, the holder failed or died, the wait outlived
     the lock) a caller calls the LLM itself: coalescing saves work, it never withholds an answer.
+
+    Cancellation: a caller that is cancelled (its client left) stops waiting; the shared call goes on while
+    another caller waits for it, and `cancel_grace_s` after the last one left it is cancelled, which closes its
+    connection to the LLM server (llama-server and vLLM then stop generating; see `shared.cancellation`). The
+    grace is for the usual retry: a client that timed out sends the same post again, and its call joins this
+    one instead of starting over (deploy/load/run_impatient.py, 8 impatient users on 2 cores: without it,
+    retries of posts slower than the clients' patience started over each time and 4 posts were answered in a
+    minute; with it, 19).
     """
 
     def __init__(self, settings: LLMSettings, cache: LLMCache, *, client: httpx.AsyncClient | None = None) -> None:
@@ -41,10 +62,14 @@ class LLMClient:
         )
         # OpenAI-compatible servers send no Retry-After worth waiting for: a short backoff, then the next try.
         self._retry = RetryPolicy(retries=settings.retries, backoff_s=0.2, honour_retry_after=False)
-        self._inflight: dict[str, asyncio.Task[str]] = {}
+        self._inflight: dict[str, _Flight] = {}
         self.coalesced = {"process": 0, "redis": 0}
 
     async def aclose(self) -> None:
+        for key, flight in list(self._inflight.items()):
+            if flight.cancel_at is not None:  # in its grace: nobody will come back for it now
+                flight.cancel_at.cancel()
+                self._cancel(key, flight)
         await self._client.aclose()
         await self.cache.aclose()
 
@@ -79,14 +104,43 @@ class LLMClient:
         if running is not None:
             self._count_coalesced("process")
             try:
-                # shield: a waiter whose request is cancelled must not cancel the call the others wait for.
-                return await asyncio.shield(running)
+                return await self._wait(key, running)
             except LLMError:
                 return await self._call_and_store(key, payload_prompt, params)
-        task = asyncio.create_task(self._single_flight(key, payload_prompt, params))
-        self._inflight[key] = task
-        task.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(task)
+        flight = _Flight(asyncio.create_task(self._single_flight(key, payload_prompt, params)))
+        self._inflight[key] = flight
+        flight.task.add_done_callback(lambda done: self._forget(key, flight))
+        return await self._wait(key, flight)
+
+    async def _wait(self, key: str, flight: _Flight) -> str:
+        """The shared call's answer. shield: a waiter that is cancelled must not cancel the call the others
+        wait for; when it was the last waiter, nobody wants the answer, and the call is cancelled (after the
+        grace, unless a caller joins it meanwhile)."""
+        flight.waiters += 1
+        if flight.cancel_at is not None:  # a retry came back in time: the call goes on for it
+            flight.cancel_at.cancel()
+            flight.cancel_at = None
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                grace = self.settings.cancel_grace_s
+                if grace > 0:
+                    flight.cancel_at = asyncio.get_running_loop().call_later(grace, self._cancel, key, flight)
+                else:
+                    self._cancel(key, flight)
+
+    def _cancel(self, key: str, flight: _Flight) -> None:
+        flight.cancel_at = None
+        if flight.waiters or flight.task.done():
+            return
+        # Forgotten now, not when the task ends: a caller arriving meanwhile starts a call of its own instead of
+        # joining one that is going away.
+        if self._inflight.get(key) is flight:
+            del self._inflight[key]
+        flight.task.cancel()
+        LLM_CANCELLED.labels(self.cache.app).inc()
 
     async def _single_flight(self, key: str, prompt: Any, params: dict[str, Any]) -> str:
         token = uuid.uuid4().hex
@@ -126,11 +180,11 @@ class LLMClient:
         await self.cache.set(key, text)
         return text
 
-    def _forget(self, key: str, task: asyncio.Task[str]) -> None:
-        if self._inflight.get(key) is task:
+    def _forget(self, key: str, flight: _Flight) -> None:
+        if self._inflight.get(key) is flight:
             del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here so a failure nobody awaited any more is not logged as lost
+        if not flight.task.cancelled():
+            flight.task.exception()  # retrieved here so a failure nobody awaited any more is not logged as lost
 
     def _count_coalesced(self, scope: str) -> None:
         self.coalesced[scope] += 1
@@ -144,7 +198,12 @@ class LLMClient:
         return response.status_code == 200
 
     async def _call(self, prompt: Any, params: dict[str, Any]) -> str:
-        body: dict[str, Any] = {"model": self.settings.model, **params}
+        # Streamed (`stream: true`), though only the whole text is used: a server learns that its client left
+        # when it writes to a closed connection, which a streamed answer does at every token. Measured with
+        # llama-server (deploy/load/abandoned_posts.py --direct): non-streamed completions whose clients closed
+        # their connections after 0.5 s were all generated to their end; llama-cpp-python's server likewise
+        # only looks between streamed chunks. A server that answers in one JSON body anyway is read as before.
+        body: dict[str, Any] = {"model": self.settings.model, **params, "stream": True}
         if not body["stop"]:
             del body["stop"]
         if self.settings.api == "chat":
@@ -152,22 +211,60 @@ class LLMClient:
         else:
             path, body["prompt"] = "completions", prompt
         started = time.perf_counter()
+
+        async def send(_: float | None) -> httpx.Response:
+            return await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+
         try:
-            response = await send_with_retries(lambda _: self._client.post(path, json=body), self._retry)
-        except httpx.TimeoutException as exc:
+            # httpx's timeout is per read, and a streamed answer reads often: the whole call is bounded here.
+            async with asyncio.timeout(self.settings.timeout_s):
+                response = await send_with_retries(send, self._retry)
+                try:
+                    text = await self._read_answer(response)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise LLMError(f"LLM timed out after {self.settings.timeout_s}s") from exc
         except httpx.TransportError as exc:
             raise LLMError(f"LLM unreachable: {exc}") from exc
-        if response.status_code in self._retry.statuses:
-            raise LLMError(f"LLM unreachable: LLM answered {response.status_code}")
-        if response.status_code >= 400:
-            raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise LLMError(f"malformed LLM answer (not JSON): {response.text[:200]}") from exc
         LLM_LATENCY.labels(self.cache.app).observe(time.perf_counter() - started)
-        return _extract_text(payload, self.settings.api)
+        return text
+
+    async def _read_answer(self, response: httpx.Response) -> str:
+        if response.status_code >= 400:
+            await response.aread()
+            if response.status_code in self._retry.statuses:
+                raise LLMError(f"LLM unreachable: LLM answered {response.status_code}")
+            raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            await response.aread()
+            try:
+                payload = response.json()
+            except ValueError as exc:
+                raise LLMError(f"malformed LLM answer (not JSON): {response.text[:200]}") from exc
+            return _extract_text(payload, self.settings.api)
+        parts: list[str] = []
+        async for event in EventSource(response).aiter_sse():
+            if event.data.strip() == "[DONE]":
+                break
+            try:
+                chunk = json.loads(event.data)
+            except ValueError as exc:
+                raise LLMError(f"malformed LLM stream event: {event.data[:200]}") from exc
+            parts.append(_chunk_text(chunk, self.settings.api))
+        return "".join(parts).strip()
+
+
+def _chunk_text(chunk: Any, api: str) -> str:
+    """The text of one streamed chunk: `choices[0].text` (completions) or `choices[0].delta.content` (chat)."""
+    if isinstance(chunk, dict) and "error" in chunk:
+        raise LLMError(f"LLM failed while answering: {str(chunk['error'])[:200]}")
+    try:
+        choice = chunk["choices"][0] if chunk["choices"] else {}
+        text = choice.get("delta", {}).get("content") if api == "chat" else choice.get("text")
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise LLMError(f"malformed LLM stream event: {str(chunk)[:200]}") from exc
+    return text or ""
 
 
 def _extract_text(body: dict[str, Any], api: str) -> str:

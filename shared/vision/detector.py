@@ -45,17 +45,38 @@ class DetectorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    node: str = "node"
-    # Where scripts/setup_detector.sh installed the npm packages.
-    node_modules: str = str(REPO_ROOT / "var" / "detector-node" / "node_modules")
+    node: str = Field(default="node", description="The Node.js executable.")
+    node_modules: str = Field(
+        default=str(REPO_ROOT / "var" / "detector-node" / "node_modules"),
+        description="Where scripts/setup_detector.sh installed the npm packages.",
+    )
     # CenterNet's scores are low (a clear dog is ~0.45); below 0.2 it is mostly noise.
-    min_score: float = Field(default=0.2, ge=0.0, le=1.0)
+    min_score: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Detections scoring below this are dropped (CenterNet's scores are low: a clear dog is about 0.45)."
+        ),
+    )
     # Images are shrunk to this longest side before detection (CenterNet runs at 512 px anyway).
-    max_side: int = Field(default=640, ge=64)
-    timeout_s: float = Field(default=30.0, gt=0)
-    start_timeout_s: float = Field(default=60.0, gt=0)
-    cache_items: int = Field(default=64, ge=0)
-    retry_after_s: int = Field(default=2, ge=1)
+    max_side: int = Field(
+        default=640,
+        ge=64,
+        description="Images are shrunk to this longest side before detection (CenterNet runs at 512 px anyway).",
+    )
+    timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "A worker that does not answer an image in time is restarted; the request gets 503 `detector_unavailable`."
+        ),
+    )
+    start_timeout_s: float = Field(default=60.0, gt=0, description="How long the worker may take to load its model.")
+    cache_items: int = Field(
+        default=64, ge=0, description="Images whose detections are kept in memory (by content hash)."
+    )
+    retry_after_s: int = Field(default=2, ge=1, description="The `Retry-After` sent with 503 `detector_unavailable`.")
 
 
 @dataclass(frozen=True)

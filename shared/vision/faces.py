@@ -35,27 +35,53 @@ class FaceDetectorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mtcnn: bool = True
+    mtcnn: bool = Field(default=True, description="Detect faces with MTCNN (facenet-pytorch).")
     # Smallest face MTCNN looks for, in pixels of the detection image (after `detect_max_side`).
-    min_face_size: int = Field(default=20, ge=8)
+    min_face_size: int = Field(
+        default=20,
+        ge=8,
+        description="Smallest face MTCNN looks for, in pixels of the detection image (after `detect_max_side`).",
+    )
     # MTCNN's P/R/O-net thresholds (the library defaults) and the face probability a face must reach.
-    mtcnn_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
-    min_score: float = Field(default=0.9, ge=0.0, le=1.0)
-    # OpenCV Haar cascades: "off", "fallback" (only when MTCNN found no face) or "always".
-    haar_faces: HaarMode = "off"
-    haar_bodies: HaarMode = "off"
-    haar_face_cascade: str = "haarcascade_frontalface_default.xml"
+    mtcnn_thresholds: tuple[float, float, float] = Field(
+        default=(0.6, 0.7, 0.7), description="MTCNN's P/R/O-net thresholds (the library's defaults)."
+    )
+    min_score: float = Field(default=0.9, ge=0.0, le=1.0, description="The face probability a face must reach.")
+    haar_faces: HaarMode = Field(
+        default="off",
+        description="OpenCV Haar face cascade: `off`, `fallback` (only when MTCNN found no face) or `always`.",
+    )
+    haar_bodies: HaarMode = Field(
+        default="off", description="OpenCV Haar body cascades: `off`, `fallback` or `always`."
+    )
+    haar_face_cascade: str = Field(
+        default="haarcascade_frontalface_default.xml", description="The Haar face cascade file (from OpenCV's data)."
+    )
     haar_body_cascades: list[str] = Field(
-        default_factory=lambda: ["haarcascade_upperbody.xml", "haarcascade_fullbody.xml"]
+        default_factory=lambda: ["haarcascade_upperbody.xml", "haarcascade_fullbody.xml"],
+        description="The Haar body cascade files (from OpenCV's data).",
     )
     # Haar cascades give no calibrated confidence: their detections get these fixed scores.
-    haar_face_score: float = Field(default=0.6, ge=0.0, le=1.0)
-    haar_body_score: float = Field(default=0.55, ge=0.0, le=1.0)
-    # More neighbours = fewer false positives (and fewer true ones).
-    haar_min_neighbors: int = Field(default=6, ge=1)
-    # Larger images are shrunk to this longest side before detection (speed); boxes are mapped back.
-    detect_max_side: int = Field(default=1024, ge=64)
-    cache_items: int = Field(default=64, ge=0)
+    haar_face_score: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="The fixed score of a Haar face detection (Haar cascades give no calibrated confidence).",
+    )
+    haar_body_score: float = Field(
+        default=0.55, ge=0.0, le=1.0, description="The fixed score of a Haar body detection."
+    )
+    haar_min_neighbors: int = Field(
+        default=6, ge=1, description="Haar minNeighbors: more means fewer false positives (and fewer true ones)."
+    )
+    detect_max_side: int = Field(
+        default=1024,
+        ge=64,
+        description=("Larger images are shrunk to this longest side before detection (speed); boxes are mapped back."),
+    )
+    cache_items: int = Field(
+        default=64, ge=0, description="Images whose detections are kept in memory (by content hash)."
+    )
 
 
 class PersonBoxRule(BaseModel):
@@ -70,9 +96,15 @@ class PersonBoxRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    width_factor: float = Field(default=3.5, gt=0)
-    above_factor: float = Field(default=0.5, ge=0)
-    below_factor: float = Field(default=5.0, ge=0)
+    width_factor: float = Field(
+        default=3.5, gt=0, description="Width of the person box, in face widths, centred on the face."
+    )
+    above_factor: float = Field(
+        default=0.5, ge=0, description="How far the person box starts above the face box, in face heights."
+    )
+    below_factor: float = Field(
+        default=5.0, ge=0, description="How far the person box ends below the chin, in face heights."
+    )
 
 
 @dataclass(frozen=True)

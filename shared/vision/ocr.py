@@ -31,12 +31,32 @@ OCRMode = Literal["gated", "always", "off"]
 class OCRConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: OCRMode = "gated"
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    min_ratio: float = Field(default=0.75, ge=0.0, le=1.0)
-    # Names shorter than this (letters and digits) are not looked for: "US" is in too many words.
-    min_name_chars: int = Field(default=3, ge=1)
-    cache_items: int = Field(default=64, ge=0)
+    mode: OCRMode = Field(
+        default="gated",
+        description=(
+            "`gated`: only when it can change an answer (a non-person expression without a matching "
+            "detection, or people to tell apart); `always`; `off`."
+        ),
+    )
+    min_confidence: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="OCR lines below this recognition confidence are ignored."
+    )
+    min_ratio: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A name matches a text line when their letters and digits are at least this similar (difflib ratio)."
+        ),
+    )
+    min_name_chars: int = Field(
+        default=3,
+        ge=1,
+        description=('Names shorter than this (letters and digits) are not looked for: "US" is in too many words.'),
+    )
+    cache_items: int = Field(
+        default=64, ge=0, description="Images whose OCR lines are kept in memory (by content hash)."
+    )
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,19 @@ from shared.vision.vlm import VLMConfig
 class VisualStageSettings(AppSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None, env_nested_delimiter="__")
 
-    device: str = "cpu"
+    device: str = Field(default="cpu", description="Torch device of the torch backends: `cpu`, `cuda`, `cuda:1`, ...")
     # 0 leaves torch's default; a small number keeps one app from taking every core of a shared machine.
-    torch_threads: int = Field(default=0, ge=0)
-    image: ImageLimits = Field(default_factory=ImageLimits)
+    torch_threads: int = Field(default=0, ge=0, description="Torch's intra-op threads; 0 leaves torch's default.")
+    image: ImageLimits = Field(default_factory=ImageLimits, description="Limits on the images this app decodes.")
 
-    # detector: the Node worker running the bundled COCO-80 CenterNet (see shared/vision/detector.py) ...
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    # ... and names written in the image (rapidocr PP-OCRv4), run only where it can help (`mode`).
-    ocr: OCRConfig = Field(default_factory=OCRConfig)
+    detector: DetectorConfig = Field(
+        default_factory=DetectorConfig,
+        description="detector backend: the Node worker running the bundled COCO-80 CenterNet.",
+    )
+    ocr: OCRConfig = Field(
+        default_factory=OCRConfig,
+        description=("detector backend: names written in the image (rapidocr PP-OCRv4), run only where it can help."),
+    )
     # ... and how an expression is matched to that evidence (give VE and VG the same values) ...
     grounding: GroundingConfig = Field(
         default_factory=GroundingConfig,
@@ -42,7 +46,10 @@ class VisualStageSettings(AppSettings):
         description="detector backend: detections and OCR lines shared between VE and VG through Redis, so one "
         "post's image is read once (shared/vision/evidence_cache.py).",
     )
-    # faces: the bundled person detector (MTCNN, optional Haar cascades).
-    faces: FaceDetectorConfig = Field(default_factory=FaceDetectorConfig)
-    # vlm: the OpenAI-compatible vision-language server (production).
-    vlm: VLMConfig = Field(default_factory=VLMConfig)
+    faces: FaceDetectorConfig = Field(
+        default_factory=FaceDetectorConfig,
+        description="faces backend: the bundled person detector (MTCNN, optional Haar cascades).",
+    )
+    vlm: VLMConfig = Field(
+        default_factory=VLMConfig, description="vlm backend: the OpenAI-compatible vision-language server (production)."
+    )

@@ -30,24 +30,44 @@ class VLMConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = "http://127.0.0.1:8011/v1"
-    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
-    api_key: str = "not-needed"
-    timeout_s: float = Field(default=60.0, gt=0)
-    retries: int = Field(default=1, ge=0)
-    max_tokens: int = Field(default=64, ge=1)
-    # Requests in flight to the server from one app call (one per expression).
-    concurrency: int = Field(default=8, ge=1)
+    base_url: str = Field(
+        default="http://127.0.0.1:8011/v1",
+        description="Base URL of the OpenAI-compatible vision-language server (e.g. vLLM).",
+    )
+    model: str = Field(default="Qwen/Qwen2.5-VL-7B-Instruct", description="The model name sent with every request.")
+    api_key: str = Field(default="not-needed", description="Bearer token for the server.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one call, in seconds.")
+    retries: int = Field(default=1, ge=0, description="Retries of a failed call.")
+    max_tokens: int = Field(default=64, ge=1, description="Most tokens of an answer.")
+    concurrency: int = Field(
+        default=8, ge=1, description="Requests in flight to the server from one app call (one per expression)."
+    )
     # The image is shrunk to this longest side (fewer vision tokens) ...
-    max_side: int = Field(default=1280, ge=28)
+    max_side: int = Field(
+        default=1280,
+        ge=28,
+        description="The image is shrunk to this longest side before it is sent (fewer vision tokens).",
+    )
     # ... and each side rounded to a multiple of this. 28 suits Qwen2.5-VL: its processor then does not
     # resize again, so the pixel coordinates it answers are those of the image we sent. 1 = no rounding.
-    resize_multiple: int = Field(default=28, ge=1)
-    jpeg_quality: int = Field(default=90, ge=30, le=100)
-    # vLLM's structured output (`structured_outputs`, vLLM >= 0.12). Off for servers that do not know it.
-    structured_outputs: bool = True
-    # Ask for token log-probabilities (a yes/no score); servers that refuse them can switch this off.
-    logprobs: bool = True
+    resize_multiple: int = Field(
+        default=28,
+        ge=1,
+        description=(
+            "Each side of the image sent is rounded to a multiple of this (28 suits Qwen2.5-VL); 1: no rounding."
+        ),
+    )
+    jpeg_quality: int = Field(default=90, ge=30, le=100, description="JPEG quality of the image sent.")
+    structured_outputs: bool = Field(
+        default=True,
+        description=(
+            "Constrain answers with vLLM's `structured_outputs` (vLLM >= 0.12); off for servers that do not know it."
+        ),
+    )
+    logprobs: bool = Field(
+        default=True,
+        description="Ask for token log-probabilities (VE's yes/no score); off for servers that refuse them.",
+    )
 
 
 class VLMError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import importlib.util
@@ -126,10 +127,12 @@ def stub_gateway() -> Iterator[StubGateway]:
     stub.thread.join(timeout=10)
 
 
-def _locust(host: str, tmp_path: Path, seconds: int = 6, **env: str) -> dict[str, tuple[int, int]]:
+def _locust(
+    host: str, tmp_path: Path, seconds: int = 6, locustfile: str = "locustfile.py", **env: str
+) -> dict[str, tuple[int, int]]:
     stats = tmp_path / "stats"
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOAD_DIR / "locustfile.py"), "--headless", "--host", host,
+        sys.executable, "-m", "locust", "-f", str(LOAD_DIR / locustfile), "--headless", "--host", host,
         "--users", "4", "--spawn-rate", "4", "--run-time", f"{seconds}s", "--json-file", str(stats),
         "--only-summary", "--loglevel", "ERROR",
     ]  # fmt: skip
@@ -163,3 +166,50 @@ def test_locustfile_counts_server_errors_as_failures(stub_gateway: StubGateway, 
     finally:
         stub_gateway.forced_status = None
     assert by_name and all(requests == failures > 0 for requests, failures in by_name.values()), by_name
+
+
+class ForgetfulGateway:
+    """Answers a post only the second time it sees it, after `slow_s` the first time: an impatient client gives up
+    on the first attempt and gets its answer from the retry."""
+
+    def __init__(self, slow_s: float) -> None:
+        self.seen: set[str] = set()
+        self.port = free_port()
+        app = FastAPI()
+
+        @app.post("/v1/gmner")
+        async def gmner(request: Request) -> JSONResponse:
+            text = json.loads(await request.body())["text"]
+            if text not in self.seen:
+                self.seen.add(text)
+                await asyncio.sleep(slow_s)
+            return JSONResponse({"request_id": "rid", "entities": []})
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+
+@needs_locust
+def test_impatient_users_give_up_retry_and_count_answered_posts(tmp_path: Path) -> None:
+    stub = ForgetfulGateway(slow_s=2.0)
+    stub.thread.start()
+    deadline = time.monotonic() + 20
+    while not stub.server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        by_name = _locust(
+            f"http://127.0.0.1:{stub.port}",
+            tmp_path,
+            seconds=5,
+            locustfile="impatient_locustfile.py",
+            LOAD_PATIENCE_S="0.5",
+            LOAD_RETRY_WAIT_S="0",
+        )
+    finally:
+        stub.server.should_exit = True
+        stub.thread.join(timeout=10)
+    attempts, gave_up = by_name["/v1/gmner [attempt]"]
+    answered, _ = by_name["post [answered]"]
+    assert gave_up > 0 and answered > 0 and attempts >= answered + gave_up, by_name
+    assert "post [abandoned]" not in by_name, by_name  # every post was answered by its retry

@@ -121,17 +121,19 @@ def test_the_small_qwen_is_a_bundled_choice() -> None:
 def test_llm_selection_sets_alias_and_api(monkeypatch: pytest.MonkeyPatch) -> None:
     default = EmbeddedSettings()
     assert (default.bundled_llm_name, default.served_llm_alias, default.served_llm_api) == (
-        "qwen2.5-0.5b",
-        "qwen2.5-0.5b",
+        "qwen2.5-1.5b",
+        "qwen2.5-1.5b",
         "chat",
     )
+    assert EmbeddedSettings(profile="balanced").served_llm_alias == "qwen2.5-0.5b"
     fast = EmbeddedSettings(profile="fast")
     assert (fast.served_llm_alias, fast.served_llm_api) == ("gemma-3-270m", "completions")
-    monkeypatch.setenv("GMNER_EMBEDDED_LLM", "qwen2.5-1.5b")
+    monkeypatch.setenv("GMNER_EMBEDDED_LLM", "qwen2.5-0.5b")
     qwen = EmbeddedSettings()
-    assert (qwen.served_llm_alias, qwen.served_llm_api) == ("qwen2.5-1.5b", "chat")
-    assert bundled_llm(qwen.bundled_llm_name) is QWEN
-    assert EmbeddedSettings(profile="fast").bundled_llm_name == "qwen2.5-1.5b"  # an explicit LLM beats the profile
+    assert (qwen.served_llm_alias, qwen.served_llm_api) == ("qwen2.5-0.5b", "chat")
+    assert bundled_llm(qwen.bundled_llm_name) is QWEN_SMALL
+    assert EmbeddedSettings(profile="fast").bundled_llm_name == "qwen2.5-0.5b"  # an explicit LLM beats the profile
+    assert bundled_llm("qwen2.5-1.5b") is QWEN
     own = EmbeddedSettings(llm_model_path="/models/my-model.Q8_0.gguf")
     assert (own.served_llm_alias, own.served_llm_api) == ("my-model.Q8_0", "completions")
     assert EmbeddedSettings(llm_api="chat", llm_model_alias="x").served_llm_api == "chat"

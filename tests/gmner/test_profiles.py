@@ -11,11 +11,17 @@ from gmner.embedded.settings import PROFILES, EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack
 
 
-def test_the_default_profile_runs_the_small_qwen_with_listed_knowledge_on() -> None:
+def test_the_default_profile_runs_qwen_with_listed_knowledge_on() -> None:
     settings = EmbeddedSettings()
     assert settings.profile == "quality"
-    assert settings.bundled_llm_name == "qwen2.5-0.5b"
+    assert settings.bundled_llm_name == "qwen2.5-1.5b"
     assert settings.stage_env() == {"GMNER_NER_KNOWLEDGE_BY_DEFAULT": "true", "GMNER_NER_KNOWLEDGE_PROMPT": "listed"}
+
+
+def test_the_balanced_profile_is_the_same_with_the_small_qwen() -> None:
+    settings = EmbeddedSettings(profile="balanced")
+    assert settings.bundled_llm_name == "qwen2.5-0.5b"
+    assert settings.stage_env() == EmbeddedSettings().stage_env()
 
 
 def test_the_fast_profile_is_the_previous_default() -> None:
@@ -63,13 +69,13 @@ def test_serve_flags_reach_the_settings(monkeypatch: pytest.MonkeyPatch) -> None
         raise Stop
 
     monkeypatch.setattr("gmner.embedded.stack.EmbeddedStack", fake_stack)
-    for argv in (["--profile", "fast"], ["--llm", "qwen2.5-1.5b", "--knowledge", "off"]):
+    for argv in (["--profile", "fast"], ["--llm", "qwen2.5-0.5b", "--knowledge", "off"]):
         args = parse_serve(argv)
         with pytest.raises(Stop):
             args.func(args)
     fast, qwen = captured
     assert (fast.bundled_llm_name, fast.knowledge_default) == ("gemma-3-270m", False)
-    assert (qwen.profile, qwen.bundled_llm_name, qwen.knowledge_default) == ("quality", "qwen2.5-1.5b", False)
+    assert (qwen.profile, qwen.bundled_llm_name, qwen.knowledge_default) == ("quality", "qwen2.5-0.5b", False)
     with pytest.raises(SystemExit):
         parse_serve(["--profile", "turbo"])
-    assert set(PROFILES) == {"quality", "fast"}
+    assert set(PROFILES) == {"quality", "balanced", "fast"}

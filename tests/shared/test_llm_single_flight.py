@@ -49,6 +49,7 @@ def make_client(
     redis_url: str = REDIS_URL,
     single_flight: bool = True,
     lock_s: float = 5.0,
+    cancel_grace_s: float = 0.0,
 ) -> LLMClient:
     settings = LLMSettings(
         base_url="http://llm.test/v1",
@@ -57,6 +58,7 @@ def make_client(
         single_flight=single_flight,
         single_flight_lock_s=lock_s,
         single_flight_poll_s=0.01,
+        cancel_grace_s=cancel_grace_s,
     )
     cache = LLMCache(redis_url, settings.cache_ttl_s, app="test", socket_timeout_s=0.2)
     http = httpx.AsyncClient(base_url="http://llm.test/v1/", transport=httpx.MockTransport(fake.handler))
@@ -223,3 +225,102 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_call() -> None:
 def _key_of(client: LLMClient, prompt: str) -> str:
     params = {"temperature": 0.0, "max_tokens": client.settings.max_tokens, "stop": []}
     return cache_key(client.settings.cache_prefix, client.settings.model, client.settings.api, prompt, params)
+
+
+# --- cancellation: a shared call lives while one caller waits for it -----------------------------------------
+
+
+class CancellableOpenAI(CountingOpenAI):
+    """Counts the upstream calls that were cancelled (their HTTP request given up) while held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = 0
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handler(request)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+async def callers_waiting(fake: CountingOpenAI, client: LLMClient, prompt: str, count: int) -> list[asyncio.Task]:
+    tasks = [asyncio.create_task(client.complete(prompt)) for _ in range(count)]
+    await asyncio.wait_for(fake.started.wait(), NO_HANG_S)
+    for _ in range(20):  # let the other callers reach their wait (each needs a few Redis round trips)
+        await asyncio.sleep(0.01)
+    return tasks
+
+
+async def test_a_shared_call_survives_one_of_two_callers_leaving() -> None:
+    fake = CancellableOpenAI()
+    client = make_client(fake, prefix=fresh_prefix())
+    try:
+        leaving, staying = await callers_waiting(fake, client, "Text: shared", 2)
+        leaving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        assert fake.cancelled == 0
+        fake.release.set()
+        assert await asyncio.wait_for(staying, NO_HANG_S) == "Text: shared #1"
+    finally:
+        await client.aclose()
+    assert fake.calls == 1
+
+
+async def test_a_shared_call_is_cancelled_when_every_caller_left() -> None:
+    fake = CancellableOpenAI()
+    client = make_client(fake, prefix=fresh_prefix())
+    try:
+        callers = await callers_waiting(fake, client, "Text: nobody", 2)
+        for caller in callers:
+            caller.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+        for _ in range(100):
+            if fake.cancelled:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.cancelled == 1 and fake.calls == 1
+        # A caller after that is not handed the cancelled call: it makes its own and gets its answer.
+        fake.release.set()
+        assert await asyncio.wait_for(client.complete("Text: nobody"), NO_HANG_S) == "Text: nobody #2"
+    finally:
+        await client.aclose()
+
+
+async def test_a_caller_back_within_the_grace_joins_the_call_still_running() -> None:
+    # The impatient client's retry: it left, and sends the same post again at once.
+    fake = CancellableOpenAI()
+    client = make_client(fake, prefix=fresh_prefix(), cancel_grace_s=5.0)
+    try:
+        [first] = await callers_waiting(fake, client, "Text: retried", 1)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        retry = asyncio.create_task(client.complete("Text: retried"))
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        fake.release.set()
+        assert await asyncio.wait_for(retry, NO_HANG_S) == "Text: retried #1"
+    finally:
+        await client.aclose()
+    assert fake.calls == 1 and fake.cancelled == 0
+
+
+async def test_a_call_nobody_came_back_for_is_cancelled_after_the_grace() -> None:
+    fake = CancellableOpenAI()
+    client = make_client(fake, prefix=fresh_prefix(), cancel_grace_s=0.1)
+    try:
+        [first] = await callers_waiting(fake, client, "Text: abandoned", 1)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        assert fake.cancelled == 0  # within the grace
+        for _ in range(int(NO_HANG_S / 0.01)):
+            if fake.cancelled:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.cancelled == 1
+    finally:
+        await client.aclose()
