@@ -106,7 +106,7 @@ class EmbeddedSettings(BaseSettings):
         ),
     )
     # llama-server's slots, decoded together in one batch. 4 on 2 cores: the gateway sends one expansion per
-    # entity at once and a post has 1-4 entities; beyond 4 the aggregate tokens/s hardly grows (see README).
+    # entity at once and a post has 1-4 entities; beyond 4 the aggregate tokens/s hardly grows (docs/benchmarks.md).
     llm_parallel: int = Field(
         default=4, ge=1, description="llama-server's request slots, decoded together in one batch."
     )

@@ -288,7 +288,7 @@ class EmbeddedStack:
             env[f"{APPS['gateway'].env_prefix}{stage.upper()}_URL"] = self.url(stage) if deployed else ""
         # glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what was freed in it:
         # with 16 torch threads, VE held 444 MB after one request with the default, 344 MB with 2 arenas
-        # (benchmarks/bench_memory.py, README). A value set by the user wins.
+        # (benchmarks/bench_memory.py, docs/benchmarks.md). A value set by the user wins.
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env.update(self.extra_env)
         return env

@@ -20,7 +20,7 @@ Jess"). The description's head noun decides what to look for, the NER type is on
 
 Why a lexicon and not the bundled MiniLM: the VE and VG processes import no torch (a test asserts it; torch
 costs each stage ~500 MB RSS), and on the benchmark's descriptions the head noun is what carries the class:
-whole-description similarity pulls "a dog trainer" to dog and "a coffee chain" to cup. See the README notes.
+whole-description similarity pulls "a dog trainer" to dog and "a coffee chain" to cup (docs/models/visual.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the post's text says about where a named person is: elsewhere, on the left, or beside someone unnamed.
 
-Each rule has a name, so the benchmark can count how often it is right (see /work/notes, the README section):
+Each rule has a name, so the benchmark can count how often it is right (docs/models/visual.md has the counts):
 - `for`: "Dog sitting for Jess this week", "a cake for Sam": the post is done for someone who is not in it.
 - `owner`: "Jess's dog", "owned by Jess": the photo shows the pet or thing, not its owner.
 - `friend`: "my friend Jess" when nothing puts her with the poster ("with my friend", "me and my friend").
