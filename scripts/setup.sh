@@ -21,12 +21,16 @@ duration() {
 }
 
 # Lines pip and npm mark as warnings or errors, though the step succeeded: shown, never dropped.
+# One pip warning is left out: "Location 'file:///...' is ignored: it is neither a file nor a directory" says that an
+# index or find-links folder named in the machine's own pip configuration (pip.conf, PIP_* variables) does not
+# exist; pip then uses the others. It is about the machine, not this project, and it stays in the log.
 show_warnings() {
     local log="$1" count
     local pattern='^(WARNING|ERROR|DEPRECATION)[: ]|^npm (WARN|warn|ERR|error)'
-    count=$(grep -cE "$pattern" "$log" || true)
+    local machine="^WARNING: Location '[^']*' is ignored: it is neither a file nor a directory\\.$"
+    count=$(grep -E "$pattern" "$log" | grep -cvE "$machine" || true)
     ((count > 0)) || return 0
-    grep -E "$pattern" "$log" | head -n 3 | sed 's/^/    /'
+    grep -E "$pattern" "$log" | grep -vE "$machine" | head -n 3 | sed 's/^/    /'
     ((count > 3)) && echo "    ... $((count - 3)) more such lines in $log"
     return 0
 }
