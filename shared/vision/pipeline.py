@@ -38,8 +38,9 @@ class VisualBackend(ABC, Generic[ItemsT, OutputT]):
     async def run(self, image: DecodedImage, items: ItemsT) -> OutputT: ...
 
     async def run_post(self, image: DecodedImage, items: ItemsT, text: str | None) -> OutputT:
-        """`run`, with the post's text when the client sent it. Backends that read the text (the embedded
-        `detector` ones: who is placed elsewhere, who is on the left) override this; the others ignore it."""
+        """`run`, with the post's text when the client sent it; backends that do not read it ignore it. A
+        `VisualPipeline` passes it to `preprocess_post` (the embedded `detector` ones read it: who is placed
+        elsewhere, who is on the left)."""
         return await self.run(image, items)
 
     async def ready(self) -> str:
@@ -67,11 +68,18 @@ class VisualPipeline(VisualBackend[ItemsT, OutputT], Generic[ItemsT, InputT, Mod
         with self._lock, _inference_mode():
             return self._forward(inputs)
 
-    def __call__(self, image: DecodedImage, items: ItemsT) -> OutputT:
-        return self.postprocess(self.forward(self.preprocess(image, items)), image)
+    def preprocess_post(self, image: DecodedImage, items: ItemsT, text: str | None) -> InputT:
+        """`preprocess`, given the post's text too; a backend that reads the text overrides this."""
+        return self.preprocess(image, items)
+
+    def __call__(self, image: DecodedImage, items: ItemsT, text: str | None = None) -> OutputT:
+        return self.postprocess(self.forward(self.preprocess_post(image, items, text)), image)
 
     async def run(self, image: DecodedImage, items: ItemsT) -> OutputT:
         return await asyncio.to_thread(self, image, items)
+
+    async def run_post(self, image: DecodedImage, items: ItemsT, text: str | None) -> OutputT:
+        return await asyncio.to_thread(self, image, items, text)
 
 
 def _inference_mode() -> Any:

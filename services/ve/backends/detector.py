@@ -13,12 +13,10 @@ capped just under the threshold: the fallback never makes an entity groundable b
 
 from __future__ import annotations
 
-import asyncio
-
 from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
-from shared.protocol.visual import Entailment, VisualExpression
+from shared.protocol.visual import VisualExpression
 from shared.vision.detector import DetectorConfig, DetectorWorker
 from shared.vision.evidence import VisualEvidence
 from shared.vision.evidence_cache import EvidenceCache
@@ -52,8 +50,8 @@ class DetectorVEBackend(VEPipeline[Inputs]):
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
         return image, expressions, None
 
-    async def run_post(self, image: DecodedImage, items: list[VisualExpression], text: str | None) -> list[Entailment]:
-        return await asyncio.to_thread(lambda: self.postprocess(self.forward((image, items, text)), image))
+    def preprocess_post(self, image: DecodedImage, expressions: list[VisualExpression], text: str | None) -> Inputs:
+        return image, expressions, text
 
     def _forward(self, inputs: Inputs) -> list[float]:
         image, expressions, text = inputs

@@ -11,8 +11,6 @@ with `grounding.ambiguous = "abstain"`). Animals and artworks no class matches: 
 
 from __future__ import annotations
 
-import asyncio
-
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
 from shared.vision.boxes import clip_box, is_degenerate, round_box
@@ -48,8 +46,8 @@ class DetectorVGBackend(VisualPipeline[list[VisualExpression], Inputs, list[Deci
     def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
         return image, expressions, None
 
-    async def run_post(self, image: DecodedImage, items: list[VisualExpression], text: str | None) -> list[Grounding]:
-        return await asyncio.to_thread(lambda: self.postprocess(self.forward((image, items, text)), image))
+    def preprocess_post(self, image: DecodedImage, expressions: list[VisualExpression], text: str | None) -> Inputs:
+        return image, expressions, text
 
     def _forward(self, inputs: Inputs) -> list[Decision]:
         image, expressions, text = inputs
