@@ -128,8 +128,16 @@ QWEN_0_5B_PARTS = SplitGGUF(
 )
 
 
-def _split_gguf_locator(parts: SplitGGUF, file_name: str) -> Callable[[Path], Path]:
-    return lambda cache_dir: parts.assemble(cache_dir / file_name)
+def _split_gguf_llm(name: str, file_name: str, parts: SplitGGUF) -> BundledLLM:
+    """A bundled Qwen: served under its name through the chat API (its GGUF carries the ChatML template)."""
+    return BundledLLM(
+        name=name,
+        alias=name,
+        api="chat",
+        file_name=file_name,
+        install_hint=parts.install_hint,
+        locate=lambda cache_dir: parts.assemble(cache_dir / file_name),
+    )
 
 
 GEMMA = BundledLLM(
@@ -140,23 +148,9 @@ GEMMA = BundledLLM(
     install_hint="run scripts/setup.sh",
     locate=_gemma_path,
 )
-QWEN = BundledLLM(
-    name="qwen2.5-1.5b",
-    alias="qwen2.5-1.5b",
-    api="chat",
-    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    install_hint=QWEN_1_5B_PARTS.install_hint,
-    locate=_split_gguf_locator(QWEN_1_5B_PARTS, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
-)
+QWEN = _split_gguf_llm("qwen2.5-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", QWEN_1_5B_PARTS)
 # Qwen2.5-Coder-0.5B-Instruct Q4_K_M: the same tokenizer and chat template as the 1.5B at a third of the cost.
-QWEN_SMALL = BundledLLM(
-    name="qwen2.5-0.5b",
-    alias="qwen2.5-0.5b",
-    api="chat",
-    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    install_hint=QWEN_0_5B_PARTS.install_hint,
-    locate=_split_gguf_locator(QWEN_0_5B_PARTS, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
-)
+QWEN_SMALL = _split_gguf_llm("qwen2.5-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", QWEN_0_5B_PARTS)
 BUNDLED_LLMS: dict[str, BundledLLM] = {m.name: m for m in (GEMMA, QWEN, QWEN_SMALL)}
 BundledLLMName = Literal["gemma-3-270m", "qwen2.5-1.5b", "qwen2.5-0.5b"]
 
