@@ -95,22 +95,33 @@ def placed_elsewhere(name: str, text: str | None) -> str | None:
     return None
 
 
+def _first_match(patterns: tuple[str, ...], text: str) -> re.Match[str] | None:
+    """The match of the first of `patterns` (tried in order, ignoring case) that `text` holds."""
+    for pattern in patterns:
+        match = re.search(pattern, text, re.IGNORECASE)
+        if match:
+            return match
+    return None
+
+
 def side_of(name: str, text: str | None) -> Side | None:
     """Where the text puts `name` in the photo ("(left)", "on the right", "left: name"), or None."""
     if not text:
         return None
     n = _n(name)
     side = r"(left|right|centre|center|middle)"
-    for pattern in (
-        n + r"\s*[\(\[]\s*(?:far\s+|on\s+the\s+|at\s+)?" + side + r"\s*[\)\]]",
-        n + r",?\s+(?:on|at|to)\s+(?:the\s+)?(?:far\s+)?" + side + r"\b",
-        r"\b" + side + r"\s*[:\-–]\s*" + n,
-    ):
-        match = re.search(pattern, text, re.IGNORECASE)
-        if match:
-            word = match.group(1).casefold()
-            return "centre" if word in ("center", "centre", "middle") else word  # type: ignore[return-value]
-    return None
+    match = _first_match(
+        (
+            n + r"\s*[\(\[]\s*(?:far\s+|on\s+the\s+|at\s+)?" + side + r"\s*[\)\]]",
+            n + r",?\s+(?:on|at|to)\s+(?:the\s+)?(?:far\s+)?" + side + r"\b",
+            r"\b" + side + r"\s*[:\-–]\s*" + n,
+        ),
+        text,
+    )
+    if match is None:
+        return None
+    word = match.group(1).casefold()
+    return "centre" if word in ("center", "centre", "middle") else word  # type: ignore[return-value]
 
 
 def apposition(name: str, text: str | None) -> str | None:
@@ -121,15 +132,15 @@ def apposition(name: str, text: str | None) -> str | None:
         return None
     n = _n(name)
     adjectives = r"(?:(?:new|little|old|sweet|good|best|baby|big|fat|lazy|crazy|rescue|pet)\s+)*"
-    for pattern in (
-        n + r"\s*,?\s+the\s+" + adjectives + r"([a-z]+)\b",
-        n + r"\s*,\s*(?:our|my|his|her|their|the)\s+" + adjectives + r"([a-z]+)\b",
-        r"\b(?:our|my|his|her|their)\s+" + adjectives + r"([a-z]+)\s*,?\s+" + n,
-    ):
-        match = re.search(pattern, text, re.IGNORECASE)
-        if match:
-            return match.group(1).casefold()
-    return None
+    match = _first_match(
+        (
+            n + r"\s*,?\s+the\s+" + adjectives + r"([a-z]+)\b",
+            n + r"\s*,\s*(?:our|my|his|her|their|the)\s+" + adjectives + r"([a-z]+)\b",
+            r"\b(?:our|my|his|her|their)\s+" + adjectives + r"([a-z]+)\s*,?\s+" + n,
+        ),
+        text,
+    )
+    return match.group(1).casefold() if match else None
 
 
 def side_in(description: str) -> Side | None:
@@ -158,15 +169,15 @@ def poster_position(name: str, text: str | None) -> int | None:
     if not text:
         return None
     n = _n(name)
-    for pattern in (
-        r"\b(me|myself)\s*(?:,|and|&|with)\s+(?:my\s+\w+\s+)?" + n,
-        n + r"(?:\s*,\s*\w+)*\s+(?:and|&)\s+(me|i|myself)\b",
-        n + r"\s+(?:and|&)\s+(me|i|myself)\b",
-    ):
-        match = re.search(pattern, text, re.IGNORECASE)
-        if match:
-            return match.start(1)
-    return None
+    match = _first_match(
+        (
+            r"\b(me|myself)\s*(?:,|and|&|with)\s+(?:my\s+\w+\s+)?" + n,
+            n + r"(?:\s*,\s*\w+)*\s+(?:and|&)\s+(me|i|myself)\b",
+            n + r"\s+(?:and|&)\s+(me|i|myself)\b",
+        ),
+        text,
+    )
+    return match.start(1) if match else None
 
 
 def poster_in_photo_with(name: str, text: str | None) -> bool:
