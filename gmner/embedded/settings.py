@@ -26,15 +26,23 @@ class Profile:
     knowledge_by_default: bool
     # The knowledge prompt form (GMNER_NER_KNOWLEDGE_PROMPT; see NERSettings.knowledge_prompt).
     knowledge_prompt: Literal["similar", "listed"]
+    # Whether the tagger's entities are completed from the knowledge list (GMNER_NER_KNOWLEDGE_ADDS_LISTED).
+    knowledge_adds_listed: bool
 
 
 # Chosen on the out-of-domain photo benchmark (benchmarks/photos, tuned on half A; docs/models/configurations.md):
 # `quality` has the best GMNER whose p50 stays within 8 s per post on 2 cores (4.2 s); `balanced` is the 0.5B
 # with the same prompts (2.9 s, twice the throughput under load); `fast` is the previous default (1.1 s).
 PROFILES: dict[str, Profile] = {
-    "quality": Profile(llm="qwen2.5-1.5b", knowledge_by_default=True, knowledge_prompt="listed"),
-    "balanced": Profile(llm="qwen2.5-0.5b", knowledge_by_default=True, knowledge_prompt="listed"),
-    "fast": Profile(llm="gemma-3-270m", knowledge_by_default=False, knowledge_prompt="similar"),
+    "quality": Profile(
+        llm="qwen2.5-1.5b", knowledge_by_default=True, knowledge_prompt="listed", knowledge_adds_listed=True
+    ),
+    "balanced": Profile(
+        llm="qwen2.5-0.5b", knowledge_by_default=True, knowledge_prompt="listed", knowledge_adds_listed=True
+    ),
+    "fast": Profile(
+        llm="gemma-3-270m", knowledge_by_default=False, knowledge_prompt="similar", knowledge_adds_listed=False
+    ),
 }
 
 
@@ -174,6 +182,7 @@ class EmbeddedSettings(BaseSettings):
         return {
             "GMNER_NER_KNOWLEDGE_BY_DEFAULT": str(self.knowledge_default).lower(),
             "GMNER_NER_KNOWLEDGE_PROMPT": self.chosen_profile.knowledge_prompt,
+            "GMNER_NER_KNOWLEDGE_ADDS_LISTED": str(self.chosen_profile.knowledge_adds_listed).lower(),
         }
 
     @property

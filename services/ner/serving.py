@@ -7,6 +7,7 @@ import logging
 
 from services.ner.backends import NERBackend
 from services.ner.knowledge.prompting import KnowledgePrompt
+from services.ner.listed_entities import complete_with_listed
 from services.ner.settings import NERSettings
 from shared.llm.client import LLMClient, LLMError
 from shared.llm.entity_list import as_plim
@@ -34,6 +35,8 @@ class ServingNER:
         # The tagger was trained on PLIM answers: a listed answer is read in that form (the caller gets it as written).
         context = as_plim(knowledge)[: self.settings.knowledge_max_chars] if knowledge else None
         entities = await asyncio.to_thread(self.backend, text, context)
+        if knowledge and self.settings.knowledge_adds_listed and self.backend.supports_context:
+            entities = complete_with_listed(text, entities, knowledge)
         return NERResponse(
             entities=entities,
             knowledge=knowledge if request.return_knowledge else None,

@@ -102,6 +102,16 @@ class NERSettings(AppSettings):
     listed_max_tokens: int = Field(
         default=128, ge=8, description="Most tokens the LLM may write for a `listed` knowledge answer."
     )
+    # Off in production (a large tagger and LLM); on in the embedded `quality` and `balanced` profiles, whose
+    # CRF misses the handles, hashtags and pet names that the Qwen list names (services/ner/listed_entities.py).
+    knowledge_adds_listed: bool = Field(
+        default=False,
+        description=(
+            "After tagging, add each name of a `listed` knowledge answer that occurs in the post as an @handle, "
+            "a #hashtag or capitalised words and that no tagged entity overlaps (typed as listed), and type MISC "
+            "the tagged entities the list calls animals."
+        ),
+    )
     knowledge_max_chars: int = Field(
         default=1200,
         ge=0,

@@ -15,7 +15,11 @@ def test_the_default_profile_runs_qwen_with_listed_knowledge_on() -> None:
     settings = EmbeddedSettings()
     assert settings.profile == "quality"
     assert settings.bundled_llm_name == "qwen2.5-1.5b"
-    assert settings.stage_env() == {"GMNER_NER_KNOWLEDGE_BY_DEFAULT": "true", "GMNER_NER_KNOWLEDGE_PROMPT": "listed"}
+    assert settings.stage_env() == {
+        "GMNER_NER_KNOWLEDGE_BY_DEFAULT": "true",
+        "GMNER_NER_KNOWLEDGE_PROMPT": "listed",
+        "GMNER_NER_KNOWLEDGE_ADDS_LISTED": "true",
+    }
 
 
 def test_the_balanced_profile_is_the_same_with_the_small_qwen() -> None:
@@ -27,7 +31,11 @@ def test_the_balanced_profile_is_the_same_with_the_small_qwen() -> None:
 def test_the_fast_profile_is_the_previous_default() -> None:
     settings = EmbeddedSettings(profile="fast")
     assert settings.bundled_llm_name == "gemma-3-270m"
-    assert settings.stage_env() == {"GMNER_NER_KNOWLEDGE_BY_DEFAULT": "false", "GMNER_NER_KNOWLEDGE_PROMPT": "similar"}
+    assert settings.stage_env() == {
+        "GMNER_NER_KNOWLEDGE_BY_DEFAULT": "false",
+        "GMNER_NER_KNOWLEDGE_PROMPT": "similar",
+        "GMNER_NER_KNOWLEDGE_ADDS_LISTED": "false",
+    }
 
 
 def test_each_choice_overrides_its_profile_alone(monkeypatch: pytest.MonkeyPatch) -> None:

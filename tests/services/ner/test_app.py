@@ -101,3 +101,13 @@ def test_knowledge_off_by_default_but_on_request(monkeypatch: pytest.MonkeyPatch
         assert "knowledge_error" not in quiet and quiet["knowledge_used"] is False
         asked = client.post("/v1/ner", json={"text": IDRIS, "use_knowledge": True}).json()
         assert "LLM unreachable" in asked["knowledge_error"]
+
+
+def test_listed_names_the_tagger_missed_are_added_when_the_setting_says() -> None:
+    post = "The girls are busy on the asters again @honeyhollowfarm"
+    knowledge = "Named entities: 1. honeyhollowfarm (organization/farm) – a bee farm"
+    for adds, expected in ((True, True), (False, False)):
+        with TestClient(create_app(NERSettings(knowledge_adds_listed=adds, knowledge_enabled=False))) as client:
+            body = client.post("/v1/ner", json={"text": post, "knowledge": knowledge}).json()
+        added = {"text": "honeyhollowfarm", "type": "ORG", "start": 40, "end": 55}
+        assert (added in body["entities"]) is expected
