@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         help="for the crf-llm-knowledge row: the LLM's knowledge written beforehand by `gmner knowledge` "
         "(instead of calling --llm-url); it must cover every post scored",
     )
+    parser.add_argument(
+        "--knowledge-adds-listed",
+        action="store_true",
+        help="knowledge rows: complete the tagger's entities from the knowledge list, as the embedded default "
+        "profile does (GMNER_NER_KNOWLEDGE_ADDS_LISTED)",
+    )
     parser.add_argument("--knowledge-max-chars", type=int, default=1200, help="as GMNER_NER_KNOWLEDGE_MAX_CHARS")
     parser.add_argument("--predictions-dir", type=Path, help="write <row>.jsonl predictions here for gmner eval")
     parser.add_argument("--report", type=Path, help="write the results as JSON here")
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gmner.training.data import load_split
     from gmner.training.metrics import score_spans, tag_spans
+    from services.ner.listed_entities import complete_with_listed
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = set(rows) - set(ROWS)
@@ -109,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             # As the service does: a listed answer is read in the PLIM form (shared.llm.entity_list.as_plim).
             context = as_plim(knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
             entities = backend(text, context or None)
+            if with_knowledge and args.knowledge_adds_listed and knowledge:
+                entities = complete_with_listed(text, entities, knowledge)
             predicted.append(_token_spans(text, entities))
             lines.append(
                 {

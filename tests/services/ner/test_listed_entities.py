@@ -71,3 +71,11 @@ def test_listed_types() -> None:
     assert entity_type_of(ListedEntity("Biscuit", "person/rabbit", "")) is EntityType.MISC
     assert entity_type_of(ListedEntity("Forno Rosso", "organization/bakery", "")) is EntityType.ORG
     assert entity_type_of(ListedEntity("x", "handle", "")) is None
+
+
+def test_the_handle_a_retweet_quotes_is_not_added() -> None:
+    knowledge = "Named entities: 1. dallascowboys (organization/team) – an NFL team 2. DeMarco Murray (person)"
+    for post in ("RT @dallascowboys: Great game for DeMarco Murray", "@dallascowboys: Great game for DeMarco Murray"):
+        assert spans(complete_with_listed(post, [], knowledge)) == [("DeMarco Murray", "PER")]
+    post = "Great game for DeMarco Murray @dallascowboys"
+    assert ("dallascowboys", "ORG") in spans(complete_with_listed(post, [], knowledge))
