@@ -31,8 +31,8 @@ class Profile:
 
 
 # Chosen on the out-of-domain photo benchmark (benchmarks/photos, tuned on half A; docs/models/configurations.md):
-# `quality` has the best GMNER whose p50 stays within 8 s per post on 2 cores (4.2 s); `balanced` is the 0.5B
-# with the same prompts (2.9 s, twice the throughput under load); `fast` is the previous default (1.1 s).
+# `quality` has the best GMNER whose p50 stays within 8 s per post on 2 cores (6.4 s, busy machine); `balanced` is
+# the 0.5B with the same prompts (4.2 s, twice the throughput under load); `fast` is the previous default (1.1 s).
 PROFILES: dict[str, Profile] = {
     "quality": Profile(
         llm="qwen2.5-1.5b", knowledge_by_default=True, knowledge_prompt="listed", knowledge_adds_listed=True
