@@ -34,8 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings  # noqa: E402
+from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
+from shared.apps import STAGES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every child, to try a setting")
     args = parser.parse_args()
 
-    ports: dict[str, Any] = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")}
+    ports: dict[str, Any] = {f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm")}
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="gmner-bench-memory-"))
     settings = EmbeddedSettings(log_dir=log_dir, ready_timeout_s=900, **ports)
     started = time.monotonic()

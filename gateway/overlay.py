@@ -43,10 +43,6 @@ def decode_mask(mask: RLEMask) -> np.ndarray:
     return np.asarray(mask_utils.decode({"size": list(mask.size), "counts": mask.counts.encode("ascii")}), dtype=bool)
 
 
-def is_drawn(entity: GMNEREntity) -> bool:
-    return entity.box is not None or entity.mask is not None
-
-
 def render_overlay(image: Image.Image, entities: Sequence[GMNEREntity], *, mask_alpha: int = MASK_ALPHA) -> Image.Image:
     """Draw masks (semi-transparent fill), boxes and `Name (TYPE)` labels; colour i goes to entity i of the answer.
 

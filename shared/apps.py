@@ -55,11 +55,3 @@ APPS: dict[str, AppSpec] = {
 
 # The stages behind the gateway.
 STAGES: tuple[str, ...] = tuple(name for name in APPS if name != "gateway")
-
-
-def default_port(app: str) -> int:
-    return APPS[app].port
-
-
-def default_url(app: str) -> str:
-    return APPS[app].url()

@@ -38,9 +38,6 @@ class APIError(Exception):
     def to_response(self, default_stage: str | None = None) -> ErrorResponse:
         return error_response(self.code, self.message, self.stage or default_stage)
 
-    def to_body(self) -> dict[str, dict[str, str | None]]:
-        return self.to_response().model_dump()
-
 
 class DomainError(APIError):
     """A typed error: its status is `HTTP_STATUS[type]` (the nearest listed base class), never chosen at a raise."""
@@ -104,10 +101,6 @@ class ServiceUnavailable(DomainError):
 
 class StageUnavailable(ServiceUnavailable):
     """A stage or backend this app calls (NER, the LLM, a VLM, the detector worker) failed or is down."""
-
-
-class ModelNotLoaded(ServiceUnavailable):
-    """The app's model is not loaded (yet)."""
 
 
 class InternalError(DomainError):

@@ -13,13 +13,11 @@ from pydantic import BaseModel, ValidationError
 
 from shared.metrics import STAGE_CALLS, STAGE_LATENCY, STAGE_REQUEST_BYTES
 from shared.request_context import REQUEST_ID_HEADER, get_request_id
-from shared.retry import RETRYABLE_STATUSES, RetryPolicy, send_with_retries
+from shared.retry import RetryPolicy, send_with_retries
 
 logger = logging.getLogger(__name__)
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
-
-RETRYABLE_STATUS = RETRYABLE_STATUSES  # the name callers imported before shared.retry existed
 
 
 class StageError(Exception):

@@ -32,8 +32,9 @@ from run_load import free_port, machine  # noqa: E402
 
 from gmner.embedded.llm_model import bundled_llm  # noqa: E402
 from gmner.embedded.llm_server import llm_server_command  # noqa: E402
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings  # noqa: E402
+from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
+from shared.apps import STAGES  # noqa: E402
 
 # Entities the bundled NER finds, in posts that differ by a word so no LLM answer is cached.
 TEMPLATE = "Idris Elba met Angela Merkel in Berlin before the {} match at Wembley"
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
     settings = EmbeddedSettings(
-        **{f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")},
+        **{f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm")},
         stages=[] if args.direct else ["ner", "expansion"],
         log_dir=args.log_dir or Path("/tmp") / f"gmner-abandoned-{uuid.uuid4().hex[:8]}",
     )

@@ -31,8 +31,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from run_load import _percentile, _times, free_port, machine, warm_up  # noqa: E402
 
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings  # noqa: E402
+from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
+from shared.apps import STAGES  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("impatient_locustfile.py")
 TOKENS = "llamacpp:tokens_predicted_total"
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     for cancellation in settings_to_run:
         settings = EmbeddedSettings(
-            **{f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")},
+            **{f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm")},
             stages=[s.strip() for s in args.stages.split(",") if s.strip()],
             log_dir=out_dir / f"logs-{cancellation}",
         )

@@ -31,8 +31,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings  # noqa: E402
+from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
+from shared.apps import STAGES  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=60, help="seconds per step (default 60)")
     parser.add_argument("--p95-limit-ms", type=float, default=5000.0)
     parser.add_argument("--host", help="run against this gateway instead of starting the embedded stack")
-    parser.add_argument("--stages", default=",".join(ALL_STAGES), help="stages the embedded stack starts")
+    parser.add_argument("--stages", default=",".join(STAGES), help="stages the embedded stack starts")
     parser.add_argument("--image-dir", help="photos to post (default: scikit-image's, else drawn ones)")
     parser.add_argument(
         "--repeat-share", type=float, help="share of repeated posts (default 0.30; 1.0: every LLM answer cached)"
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host
     if host is None:
         settings = EmbeddedSettings(
-            **{f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")},
+            **{f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm")},
             stages=[s.strip() for s in args.stages.split(",") if s.strip()],
             log_dir=out_dir / "logs",
         )

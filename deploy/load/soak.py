@@ -32,8 +32,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from run_load import free_port, machine, warm_up  # noqa: E402
 
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings  # noqa: E402
+from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack, port_open  # noqa: E402
+from shared.apps import STAGES  # noqa: E402
 
 VICTIMS = ("ve", "redis", "ner", "vg", "llm", "sam", "expansion")
 
@@ -102,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=1800, help="seconds of load (default 1800)")
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--fault-every", type=float, default=150.0, help="seconds between kills (default 150)")
-    parser.add_argument("--stages", default=",".join(ALL_STAGES))
+    parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--out", help="stats, events and the stack's logs (default: a temp dir)")
     args = parser.parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="gmner-soak-"))
     out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}", flush=True)
-    ports = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm", "redis")}
+    ports = {f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm", "redis")}
     settings = EmbeddedSettings(
         stages=[s for s in args.stages.split(",") if s], log_dir=out / "logs", ready_timeout_s=900, **ports
     )

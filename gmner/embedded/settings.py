@@ -13,7 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gmner.embedded.llm_model import BundledLLMName, LLMApi, bundled_llm
 from shared.apps import APPS, STAGES
 
-ALL_STAGES = STAGES
 ProfileName = Literal["quality", "balanced", "fast"]
 
 
@@ -126,7 +125,7 @@ class EmbeddedSettings(BaseSettings):
         description="CPU threads of the LLM server; default half the cores.",
     )
     stages: list[str] = Field(
-        default_factory=lambda: list(ALL_STAGES),
+        default_factory=lambda: list(STAGES),
         description="Which stages to start (JSON list); a visual stage left out is reported as not deployed.",
     )
     cache_dir: Path = Field(

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
 from gmner.embedded.llm_server import LLMServerError, llm_server_command
 from gmner.embedded.logfiles import open_log, tail_block
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
-from shared.apps import APPS
+from gmner.embedded.settings import EmbeddedSettings
+from shared.apps import APPS, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +103,9 @@ class EmbeddedStack:
         extra_env: dict[str, str] | None = None,
         restart_policy: RestartPolicy | None = None,
     ) -> None:
-        unknown = set(settings.stages) - set(ALL_STAGES)
+        unknown = set(settings.stages) - set(STAGES)
         if unknown:
-            raise StackError(f"unknown stages {sorted(unknown)}; choose from {ALL_STAGES}")
+            raise StackError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
         self.settings = settings
         self.extra_env = extra_env or {}
         self.restart_policy = restart_policy or RestartPolicy()
@@ -282,7 +282,7 @@ class EmbeddedStack:
                 "TOKENIZERS_PARALLELISM": "false",
             }
         )
-        for stage in ALL_STAGES:
+        for stage in STAGES:
             # A stage the gateway can do without is "not deployed" when not started; the others are always wired.
             deployed = stage in s.stages or not APPS[stage].optional
             env[f"{APPS['gateway'].env_prefix}{stage.upper()}_URL"] = self.url(stage) if deployed else ""

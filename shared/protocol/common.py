@@ -19,9 +19,6 @@ class EntityType(StrEnum):
     MISC = "MISC"
 
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
-
-
 def _no_nul(text: str) -> str:
     # A NUL is never part of a post's text: refused (as it always was) to keep it out of prompts, logs and cache keys.
     if "\x00" in text:
@@ -85,12 +82,6 @@ class EntityRef(StrictModel):
 
     text: PostText
     type: EntityType
-
-
-class ImagePayload(StrictModel):
-    """An image carried inside a JSON body as base64 (standard alphabet, padding optional)."""
-
-    image_b64: str = Field(min_length=1, description="Base64-encoded JPEG/PNG/WebP/GIF bytes.")
 
 
 class ErrorDetail(BaseModel):

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gmner.embedded.settings import ALL_STAGES, EmbeddedSettings
+from gmner.embedded.settings import EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack, StackError
+from shared.apps import STAGES
 from tests.conftest import closed_port_url, free_port
 
 # Generous time limits: a 2-core CI machine runs the LLM, four models and the tests at once, and a test
@@ -38,7 +39,7 @@ STACK_ENV = {
 def stages_under_test() -> list[str]:
     """Every stage, or the comma-separated $GMNER_TEST_STAGES (e.g. `ner,expansion` for a quick run)."""
     chosen = os.environ.get("GMNER_TEST_STAGES")
-    return [s.strip() for s in chosen.split(",") if s.strip()] if chosen else list(ALL_STAGES)
+    return [s.strip() for s in chosen.split(",") if s.strip()] if chosen else list(STAGES)
 
 
 def visual(stages: list[str]) -> bool:
@@ -48,7 +49,7 @@ def visual(stages: list[str]) -> bool:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
     log_dir = tmp_path_factory.mktemp("stack-logs")
-    ports = {f"{name}_port": free_port() for name in (*ALL_STAGES, "gateway", "llm")}
+    ports = {f"{name}_port": free_port() for name in (*STAGES, "gateway", "llm")}
     settings = EmbeddedSettings(stages=stages_under_test(), log_dir=log_dir, ready_timeout_s=600, **ports)
     # A fresh cache namespace per session, so the first request of a post is a real miss.
     running = EmbeddedStack(
@@ -75,7 +76,7 @@ def extra_gateway(stack: EmbeddedStack, log_dir: Path, **overrides: str | None) 
     """A second gateway on the shared stages; `overrides` maps a stage to a URL (None: not deployed)."""
     port = free_port()
     env = dict(os.environ) | STACK_ENV
-    for stage in ALL_STAGES:
+    for stage in STAGES:
         env[f"GMNER_GATEWAY_{stage.upper()}_URL"] = stack.url(stage) if stage in stack.settings.stages else ""
     for stage, url in overrides.items():
         env[f"GMNER_GATEWAY_{stage.upper()}_URL"] = url or ""

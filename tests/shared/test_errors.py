@@ -17,7 +17,6 @@ from shared.errors import (
     HTTP_STATUS,
     APIError,
     DomainError,
-    ModelNotLoaded,
     ServiceUnavailable,
     StageUnavailable,
     TooManyRequests,
@@ -84,7 +83,7 @@ def test_every_error_type_has_a_status_from_the_table() -> None:
         listed = next(cls for cls in error_type.__mro__ if cls in HTTP_STATUS)
         assert status == HTTP_STATUS[listed]
     # Kinds of 503 share their parent's entry.
-    assert http_status(StageUnavailable) == http_status(ModelNotLoaded) == HTTP_STATUS[ServiceUnavailable] == 503
+    assert http_status(StageUnavailable) == HTTP_STATUS[ServiceUnavailable] == 503
 
 
 def test_a_type_outside_the_table_is_refused_where_it_is_raised() -> None:
