@@ -7,10 +7,6 @@ would let the gateway accept a post that a stage behind it then refuses.
 
 from __future__ import annotations
 
-import logging
-import os
-import re
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,13 +26,3 @@ class TextLimits(BaseSettings):
 # Read at import: the request schemas declare the limit in their types (and in the OpenAPI document), and
 # pydantic builds those once per process.
 TEXT_LIMITS = TextLimits()
-
-# The per-app variables this setting replaced (GMNER_GATEWAY_MAX_TEXT_CHARS, ...) are read by nothing now: say so,
-# rather than let a deployment that set one believe it is in force.
-_RETIRED = sorted(k for k in os.environ if re.fullmatch(r"GMNER_[A-Z]+_MAX_TEXT_CHARS", k))
-if _RETIRED:
-    logging.getLogger(__name__).warning(
-        "%s no longer apply: set GMNER_MAX_TEXT_CHARS, one limit for every app (now %d)",
-        ", ".join(_RETIRED),
-        TEXT_LIMITS.max_text_chars,
-    )

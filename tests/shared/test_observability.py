@@ -315,7 +315,13 @@ def test_gateway_passes_the_request_id_to_each_stage_and_counts_its_calls(stub_l
         )
         assert response.status_code == 200, response.text
         after = httpx.get(f"{gateway_url}/metrics", timeout=5).text
-        time.sleep(0.3)  # the stages' access lines are written after their responses
+        # The stages write their access lines after their responses: wait (bounded) until all three are there.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+            any(line.get("logger") == "gmner.access" and line.get("request_id") == request_id for line in log_lines(p))
+            for p in (ner_log, expansion_log, gateway_log)
+        ):
+            time.sleep(0.05)
 
     body = response.json()
     assert response.headers["X-Request-ID"] == body["request_id"] == request_id
