@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.inputs import read_post
 from gateway.overlay import render_overlay, to_png
 from gateway.router import OVERLAY_REQUEST_BODY, ServingDep
-from shared.errors import APIError
+from shared.errors import InvalidRequest
 from shared.images import DecodedImage
 from shared.limits import TEXT_LIMITS
 from shared.protocol.gateway import GMNERResponse
@@ -33,7 +33,7 @@ async def gmner_overlay(request: Request, serving: ServingDep) -> Response:
     """The same answer as `POST /v1/gmner`, drawn over the image as a PNG (for people who would rather look)."""
     post = await read_post(request, serving.settings.max_body_bytes)
     if post.image is None:
-        raise APIError(422, "image_required", "The overlay needs an image: send `image` (multipart) or `image_b64`.")
+        raise InvalidRequest("image_required", "The overlay needs an image: send `image` (multipart) or `image_b64`.")
     # Decoded once, here, as the stages decode it (limits checked, EXIF orientation applied, so boxes land where
     # they belong): `run` validates with these pixels instead of decoding again, and they are drawn on.
     decoded = await serving.decode(post)

@@ -14,7 +14,7 @@ from gateway.clients import StageClients
 from gateway.inputs import Post
 from gateway.progress import BOXES, ENTITIES, EXPRESSIONS, GROUNDABILITY, MASKS, stage_done
 from gateway.settings import GatewaySettings
-from shared.errors import APIError
+from shared.errors import StageUnavailable, error_for_status
 from shared.http import StageClient, StageError
 from shared.images import DecodedImage, decode_image, encode_base64
 from shared.limits import TEXT_LIMITS
@@ -173,9 +173,8 @@ class GatewayServing:
         except StageError as exc:
             # Without entities there is nothing useful to answer.
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                raise APIError(exc.status, "invalid_input", exc.message, stage="ner") from exc
-            raise APIError(
-                503,
+                raise error_for_status(exc.status)("invalid_input", exc.message, stage="ner") from exc
+            raise StageUnavailable(
                 "stage_unavailable",
                 f"The NER stage failed ({exc.reason}): {exc.message}",
                 stage="ner",

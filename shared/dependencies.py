@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
-from shared.errors import APIError
+from shared.errors import ServiceUnavailable
 
 # A model load takes seconds to minutes: a client polling every second would only add load meanwhile.
 LOADING_RETRY_AFTER_S = 5
@@ -23,8 +23,7 @@ def get_serving(request: Request) -> Any:
     serving = getattr(request.app.state, "serving", None)
     if serving is None:
         app = getattr(request.app.state, "app_name", "this app")
-        raise APIError(
-            503,
+        raise ServiceUnavailable(
             "model_not_loaded",
             f"{app} is starting (loading its model) and cannot serve yet; retry in {LOADING_RETRY_AFTER_S} s.",
             headers={"Retry-After": str(LOADING_RETRY_AFTER_S)},

@@ -132,5 +132,13 @@ def http_status(error_type: type[DomainError]) -> int:
     raise TypeError(f"{error_type.__name__} has no HTTP status in shared.errors.HTTP_STATUS")
 
 
+def error_for_status(status: int) -> type[DomainError]:
+    """The typed error answered with `status` (for passing on a stage's 4xx); InvalidInput for a status not listed."""
+    for error_type, listed in HTTP_STATUS.items():
+        if listed == status:
+            return error_type
+    return InvalidInput
+
+
 def error_response(code: str, message: str, stage: str | None) -> ErrorResponse:
     return ErrorResponse(error=ErrorDetail(code=code, message=message, stage=stage))

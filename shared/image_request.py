@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from shared.errors import APIError
+from shared.errors import InvalidInput, InvalidRequest, UnsupportedMediaType
 from shared.images import decode_base64
 from shared.openapi import inline_refs
 
@@ -60,8 +60,7 @@ class ImageRequestReader(Generic[ParamsT]):
             return await self._from_multipart(request)
         if content_type == "application/json":
             return await self._from_json(await request.body())
-        raise APIError(
-            415,
+        raise UnsupportedMediaType(
             "unsupported_content_type",
             f"Send multipart/form-data (parts `{REQUEST_PART}` and `{IMAGE_PART}`) or application/json "
             f"(with `image_b64`), not {content_type or 'no content type'}.",
@@ -90,25 +89,24 @@ class ImageRequestReader(Generic[ParamsT]):
                 )
                 form = await parser.parse()
         except MultiPartException as exc:
-            raise APIError(400, "malformed_form", f"The multipart body could not be read: {exc.message}") from exc
+            raise InvalidInput("malformed_form", f"The multipart body could not be read: {exc.message}") from exc
         except Exception as exc:  # python-multipart raises several types for broken bodies
-            raise APIError(400, "malformed_form", f"The multipart body could not be read: {exc}") from exc
+            raise InvalidInput("malformed_form", f"The multipart body could not be read: {exc}") from exc
         try:
             params_data = await _single_part(form, REQUEST_PART, "the JSON of the request's parameters")
             image_part = form.getlist(IMAGE_PART)
             if not image_part:
                 raise _missing(IMAGE_PART, "the encoded image bytes")
             if len(image_part) > 1:
-                raise APIError(422, "invalid_request", f"{IMAGE_PART}: send one image part, not {len(image_part)}.")
+                raise InvalidRequest("invalid_request", f"{IMAGE_PART}: send one image part, not {len(image_part)}.")
             if not isinstance(image_part[0], UploadFile):
                 # A text field has been decoded as UTF-8 by the parser: image bytes would be corrupted.
-                raise APIError(
-                    422, "invalid_request", f"{IMAGE_PART}: send the image as a file part (with a filename)."
+                raise InvalidRequest(
+                    "invalid_request", f"{IMAGE_PART}: send the image as a file part (with a filename)."
                 )
             extra = sorted(set(form.keys()) - {REQUEST_PART, IMAGE_PART})
             if extra:
-                raise APIError(
-                    422,
+                raise InvalidRequest(
                     "invalid_request",
                     f"unexpected part(s) {', '.join(extra)}: send only `{REQUEST_PART}` and `{IMAGE_PART}`.",
                 )
@@ -124,13 +122,13 @@ async def _single_part(form: FormData, name: str, what: str) -> str | bytes:
     if not values:
         raise _missing(name, what)
     if len(values) > 1:
-        raise APIError(422, "invalid_request", f"{name}: send one `{name}` part, not {len(values)}.")
+        raise InvalidRequest("invalid_request", f"{name}: send one `{name}` part, not {len(values)}.")
     value = values[0]
     return await value.read() if isinstance(value, UploadFile) else value
 
 
-def _missing(name: str, what: str) -> APIError:
-    return APIError(422, "missing_part", f"{name}: the multipart body needs a part `{name}` ({what}).")
+def _missing(name: str, what: str) -> InvalidRequest:
+    return InvalidRequest("missing_part", f"{name}: the multipart body needs a part `{name}` ({what}).")
 
 
 def _validate(model: type[ParamsT], data: str | bytes, where: str) -> ParamsT:
@@ -144,7 +142,7 @@ def _validate(model: type[ParamsT], data: str | bytes, where: str) -> ParamsT:
 
 def _non_empty(image: bytes) -> bytes:
     if not image:
-        raise APIError(400, "empty_image", "The image is empty (0 bytes).")
+        raise InvalidInput("empty_image", "The image is empty (0 bytes).")
     return image
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import APIError
+from shared.errors import StageUnavailable
 from shared.images import DecodedImage
 from shared.protocol.visual import VisualExpression
 from shared.vision.boxes import Box, box_area, clip_box
@@ -174,11 +174,10 @@ class DetectorWorker:
                 logger.error("detector worker restart failed: %s", exc)
                 return False
 
-    def _unavailable(self, why: str) -> APIError:
+    def _unavailable(self, why: str) -> StageUnavailable:
         # Restart in the background: this request fails fast (503) instead of waiting for model loading.
         threading.Thread(target=self.ensure_running, name="detector-restart", daemon=True).start()
-        return APIError(
-            503,
+        return StageUnavailable(
             "detector_unavailable",
             f"the object detector worker {why}; it is being restarted, retry shortly",
             headers={"Retry-After": str(self.config.retry_after_s)},

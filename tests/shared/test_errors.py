@@ -17,6 +17,9 @@ from shared.errors import (
     HTTP_STATUS,
     APIError,
     DomainError,
+    InvalidInput,
+    InvalidRequest,
+    PayloadTooLarge,
     ServiceUnavailable,
     StageUnavailable,
     TooManyRequests,
@@ -165,3 +168,26 @@ async def test_middleware_refusals_answer_an_error_response() -> None:
             "stage": "tiny",
         }
     }
+
+
+def test_no_raise_site_picks_a_status_by_hand() -> None:
+    """Every domain error is a typed exception: `APIError(503, ...)` at a raise site would bypass HTTP_STATUS."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    by_hand = re.compile(r"\bAPIError\(\s*\d{3}")
+    found = [
+        f"{path.relative_to(root)}"
+        for folder in ("shared", "gateway", "services", "gmner")
+        for path in (root / folder).rglob("*.py")
+        if by_hand.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_a_stage_status_passed_on_keeps_its_meaning() -> None:
+    from shared.errors import error_for_status
+
+    assert error_for_status(413) is PayloadTooLarge and error_for_status(422) is InvalidRequest
+    assert error_for_status(409) is InvalidInput

@@ -14,7 +14,7 @@ import math
 import httpx
 
 from services.ve.backends.base import VEBackend, entailments
-from shared.errors import APIError
+from shared.errors import StageUnavailable
 from shared.images import DecodedImage
 from shared.protocol.visual import Entailment, VisualExpression
 from shared.vision.expressions import fill
@@ -63,7 +63,7 @@ class VLMVEBackend(VEBackend):
         try:
             scores = await asyncio.gather(*(self._ask(encoded, e) for e in expressions))
         except VLMError as exc:
-            raise APIError(503, "vlm_unavailable", str(exc)) from exc
+            raise StageUnavailable("vlm_unavailable", str(exc)) from exc
         return entailments(list(scores), self.threshold)
 
     async def _ask(self, image: EncodedImage, expression: VisualExpression) -> float:

@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.vg.backends.base import Scored, VGBackend, to_grounding
-from shared.errors import APIError
+from shared.errors import StageUnavailable
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
 from shared.vision.boxes import Box
@@ -120,7 +120,7 @@ class VLMVGBackend(VGBackend):
         try:
             outputs = await asyncio.gather(*(self._ask(image, encoded, e) for e in expressions))
         except VLMError as exc:
-            raise APIError(503, "vlm_unavailable", str(exc)) from exc
+            raise StageUnavailable("vlm_unavailable", str(exc)) from exc
         return [to_grounding(box, score, image.width, image.height, self.min_score) for box, score in outputs]
 
     async def _ask(self, image: DecodedImage, encoded: EncodedImage, expression: VisualExpression) -> Scored:
