@@ -6,14 +6,13 @@ import base64
 import binascii
 import hashlib
 import io
-import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from shared.lru import LRUCache
 from shared.settings import ImageLimits
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -96,7 +95,7 @@ def decode_image(data: bytes, limits: ImageLimits, digest: str | None = None) ->
 
 
 class ImageCache:
-    """A thread-safe LRU of decoded images keyed by the SHA-256 of their bytes, bounded by decoded bytes.
+    """Decoded images keyed by the SHA-256 of their bytes (a `shared.lru.LRUCache`), bounded by decoded bytes.
 
     A count bound let three 40 MP posts (120 MB each decoded) grow a stage by 1.3 GB; here the budget is
     `cache_mb`, an image over a quarter of it is decoded but not kept, and `cache_items` caps the count too.
@@ -104,36 +103,43 @@ class ImageCache:
 
     def __init__(self, limits: ImageLimits) -> None:
         self._limits = limits
-        self._items: OrderedDict[str, DecodedImage] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_bytes = int(limits.cache_mb * 1024 * 1024)
-        self.bytes = 0
-        self.hits = 0
-        self.misses = 0
+        max_bytes = int(limits.cache_mb * 1024 * 1024)
+        self._lru: LRUCache[DecodedImage] = LRUCache(
+            "decoded_image",
+            max_items=limits.cache_items,
+            max_bytes=max_bytes,
+            size_of=decoded_bytes,
+            max_item_bytes=max_bytes // 4,
+        )
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._lru)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes or 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._lru.nbytes
+
+    @property
+    def hits(self) -> int:
+        return self._lru.hits
+
+    @property
+    def misses(self) -> int:
+        return self._lru.misses
 
     def decode(self, data: bytes) -> DecodedImage:
         """The decoded image for these bytes, from the LRU when the same bytes came before. Stages get bytes
         from either request encoding (`shared.image_request`): base64 is undone before the cache, so both hit it."""
         digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            cached = self._items.get(digest)
-            if cached is not None:
-                self._items.move_to_end(digest)
-                self.hits += 1
-                return cached
+        cached = self._lru.get(digest)
+        if cached is not None:
+            return cached
         decoded = decode_image(data, self._limits, digest)
-        size = decoded_bytes(decoded)
-        with self._lock:
-            self.misses += 1
-            if self._limits.cache_items > 0 and size <= self.max_bytes // 4 and digest not in self._items:
-                self._items[digest] = decoded
-                self.bytes += size
-                while self._items and (self.bytes > self.max_bytes or len(self._items) > self._limits.cache_items):
-                    _, evicted = self._items.popitem(last=False)
-                    self.bytes -= decoded_bytes(evicted)
+        self._lru.put(digest, decoded)
         return decoded
 
 

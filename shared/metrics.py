@@ -23,6 +23,7 @@ LLM_CACHE = Counter("gmner_llm_cache_total", "LLM cache lookups", ["app", "resul
 LLM_COALESCED = Counter("gmner_llm_coalesced_total", "LLM calls coalesced by single-flight", ["app", "scope"])
 LLM_LATENCY = Histogram("gmner_llm_latency_seconds", "LLM call latency (uncached)", ["app"], buckets=LATENCY_BUCKETS)
 MODEL_LOAD_SECONDS = Gauge("gmner_model_load_seconds", "Time taken to load the app's model", ["app", "backend"])
+MEMORY_CACHE = Counter("gmner_memory_cache_total", "In-process LRU lookups (shared/lru.py)", ["cache", "result"])
 EMBEDDING_CACHE = Counter("gmner_sam_embedding_cache_total", "SAM image-embedding cache lookups", ["app", "result"])
 # Labelled by the API key's name (never the key): bounded by the keys file, not by callers.
 KEY_REQUESTS = Counter("gmner_requests_by_key_total", "Gateway requests per API key name", ["app", "key", "status"])

@@ -19,7 +19,6 @@ import queue
 import shutil
 import subprocess
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import StageUnavailable
 from shared.images import DecodedImage
+from shared.lru import LRUCache
 from shared.protocol.visual import VisualExpression
 from shared.vision.boxes import Box, box_area, clip_box
 from shared.vision.class_match import target
@@ -98,7 +98,7 @@ class DetectorWorker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
-        self._cache: OrderedDict[str, tuple[Detection, ...]] = OrderedDict()
+        self._cache: LRUCache[tuple[Detection, ...]] = LRUCache("detector", max_items=self.config.cache_items)
         self.runs = 0
         self.restarts = 0
         self._next_id = 1
@@ -186,13 +186,9 @@ class DetectorWorker:
     def detect(self, image: DecodedImage) -> list[Detection]:
         cached = self._cache.get(image.sha256)
         if cached is not None:
-            self._cache.move_to_end(image.sha256)
             return list(cached)
         found = self.detect_pil(image.image)
-        if self.config.cache_items > 0:
-            self._cache[image.sha256] = tuple(found)
-            while len(self._cache) > self.config.cache_items:
-                self._cache.popitem(last=False)
+        self._cache.put(image.sha256, tuple(found))
         return found
 
     def detect_pil(self, image: Image.Image) -> list[Detection]:

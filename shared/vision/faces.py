@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.images import DecodedImage
+from shared.lru import LRUCache
 from shared.vision.boxes import Box, box_area, clip_box, iou
 
 logger = logging.getLogger(__name__)
@@ -156,8 +156,7 @@ class PersonDetector:
     def __init__(self, config: FaceDetectorConfig | None = None, *, device: str = "cpu") -> None:
         self.config = config or FaceDetectorConfig()
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[Person, ...]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache: LRUCache[tuple[Person, ...]] = LRUCache("faces", max_items=self.config.cache_items)
         self.runs = 0  # detector runs (cache misses), for tests and metrics
         self._mtcnn: Any = None
         self._face_cascade: Any = None
@@ -183,17 +182,11 @@ class PersonDetector:
 
     def detect(self, image: DecodedImage) -> list[Person]:
         """People in `image`, ranked by `rank_people`."""
-        with self._cache_lock:
-            cached = self._cache.get(image.sha256)
-            if cached is not None:
-                self._cache.move_to_end(image.sha256)
-                return list(cached)
+        cached = self._cache.get(image.sha256)
+        if cached is not None:
+            return list(cached)
         people = rank_people(self.detect_pil(image.image))
-        with self._cache_lock:
-            if self.config.cache_items > 0:
-                self._cache[image.sha256] = tuple(people)
-                while len(self._cache) > self.config.cache_items:
-                    self._cache.popitem(last=False)
+        self._cache.put(image.sha256, tuple(people))
         return people
 
     def detect_pil(self, image: Image.Image) -> list[Person]:

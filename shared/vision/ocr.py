@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Literal
@@ -23,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.images import DecodedImage
+from shared.lru import LRUCache
 from shared.vision.boxes import Box
 
 OCRMode = Literal["gated", "always", "off"]
@@ -77,7 +77,7 @@ class TextReader:
 
         self._engine: Any = RapidOCR()
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[TextHit, ...]] = OrderedDict()
+        self._cache: LRUCache[tuple[TextHit, ...]] = LRUCache("ocr", max_items=self.config.cache_items)
         self.runs = 0
 
     def read(self, image: DecodedImage) -> list[TextHit]:
@@ -94,9 +94,7 @@ class TextReader:
             xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
             hits.append(TextHit(text=str(text), score=float(score), box=(min(xs), min(ys), max(xs), max(ys))))
         if self.config.cache_items > 0:
-            self._cache[image.sha256] = tuple(hits)
-            while len(self._cache) > self.config.cache_items:
-                self._cache.popitem(last=False)
+            self._cache.put(image.sha256, tuple(hits))
         return hits
 
     def find(self, name: str, hits: list[TextHit]) -> tuple[TextHit, float] | None:

@@ -222,7 +222,7 @@ def test_image_cache_is_bounded_by_decoded_bytes() -> None:
     for data in images:
         cache.decode(data)
     assert len(cache) == 4
-    assert cache.bytes <= cache.max_bytes
+    assert cache.nbytes <= cache.max_bytes
     cache.decode(images[0])  # evicted: decoded again
     assert cache.misses == 6 and cache.hits == 0
     cache.decode(images[4])
@@ -232,7 +232,7 @@ def test_image_cache_is_bounded_by_decoded_bytes() -> None:
 def test_an_image_over_a_quarter_of_the_budget_is_not_kept() -> None:
     cache = ImageCache(ImageLimits(cache_mb=1.0, cache_items=100))
     cache.decode(_png(600, 1))  # 1.08 MB decoded
-    assert len(cache) == 0 and cache.bytes == 0
+    assert len(cache) == 0 and cache.nbytes == 0
 
 
 # ---------------------------------------------------------------- schemas and error format

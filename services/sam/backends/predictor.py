@@ -25,7 +25,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from services.sam.backends.base import MaskResult, SegmentBackend, SegmentOutput
 from services.sam.backends.decoder import predict_masks
-from services.sam.embeddings import EmbeddingCache, ImageEmbedding
+from services.sam.embeddings import ImageEmbedding, embedding_cache
 from services.sam.settings import SamSettings
 from shared.images import DecodedImage
 from shared.metrics import EMBEDDING_CACHE
@@ -69,7 +69,7 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.transform = ResizeLongestSide(self.image_size)
-        self.cache = EmbeddingCache(embedding_cache_bytes)
+        self.cache = embedding_cache(embedding_cache_bytes)
         self.embedding_reuse = embedding_reuse
         self.multimask_output = multimask_output
         self.decode_max_pixels = decode_max_pixels
@@ -133,14 +133,14 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
     # -- model parts ----------------------------------------------------------------------------------------
 
     def _embedding(self, image: DecodedImage) -> tuple[ImageEmbedding, bool]:
-        if self.cache.max_bytes > 0:
+        if self.cache.max_bytes:
             hit = self.cache.get(image.sha256)
             if hit is not None:
                 EMBEDDING_CACHE.labels(APP_NAME, "hit").inc()
                 return hit, True
         EMBEDDING_CACHE.labels(APP_NAME, "miss").inc()
         embedding = self.encode_image(image)
-        if self.cache.max_bytes > 0:
+        if self.cache.max_bytes:
             self.cache.put(image.sha256, embedding)
         return embedding, False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from services.sam.embeddings import EmbeddingCache, ImageEmbedding
+from services.sam.embeddings import ImageEmbedding, embedding_cache
 
 
 def embedding(n_floats: int) -> ImageEmbedding:
@@ -12,7 +12,7 @@ def embedding(n_floats: int) -> ImageEmbedding:
 
 
 def test_budget_counts_tensor_bytes_and_evicts_lru() -> None:
-    cache = EmbeddingCache(max_bytes=1000)
+    cache = embedding_cache(max_bytes=1000)
     cache.put("a", embedding(100))  # 400 bytes
     cache.put("b", embedding(100))
     assert cache.nbytes == 800
@@ -24,7 +24,7 @@ def test_budget_counts_tensor_bytes_and_evicts_lru() -> None:
 
 
 def test_oversized_entry_is_not_kept_and_replacing_a_key_frees_its_bytes() -> None:
-    cache = EmbeddingCache(max_bytes=1000)
+    cache = embedding_cache(max_bytes=1000)
     cache.put("a", embedding(100))
     cache.put("big", embedding(1000))
     assert cache.get("big") is None and cache.get("a") is not None
