@@ -102,8 +102,8 @@ def wait_healthy(services: tuple[str, ...], env: dict[str, str], timeout_s: floa
     raise CheckFailed(f"not healthy after {timeout_s:.0f} s: {states}")
 
 
-def container_start_times(services: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
-    """Seconds from each container's start to its first healthy probe (from Docker's health log)."""
+def first_healthy_probe(services: dict[str, Any], env: dict[str, str]) -> dict[str, float]:
+    """Seconds from each container's start to its first passing health probe (from Docker's health log)."""
     times = {}
     for service in services:
         state = json.loads(docker("inspect", "--format", "{{json .State}}", container_id(service, env)))
@@ -273,7 +273,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     compose("up", "-d", env=env)
     wait_healthy(("gateway",), env, args.timeout)
     report["healthy_s"] = round(time.monotonic() - start, 1)
-    report["container_start_s"] = container_start_times(config["services"], env)
+    # Probes run every 10 s (the compose file's interval), so this is a bound, not a measure: 10.x means healthy
+    # at the first probe.
+    report["first_healthy_probe_s"] = first_healthy_probe(config["services"], env)
     log(f"gateway healthy {report['healthy_s']} s after `up -d` began")
 
     # 2. Only the gateway publishes a port.

@@ -254,7 +254,7 @@ def test_cpu_ner_image_loads_its_models_with_its_profile_only() -> None:
     installed = requirements_module.STAGE_PACKAGES["ner"] | {"torch", "torchvision"}
     blocked = sorted(module for package, module in MODEL_IMPORTS.items() if package not in installed)
     script = f"""
-import importlib.abc, sys
+import importlib.abc, importlib.util, sys
 BLOCKED = {blocked!r}
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -262,6 +262,11 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f"{{name}} is not in the ner image")
         return None
 sys.meta_path.insert(0, Block())
+# transformers asks find_spec whether optional packages (timm...) exist: absent ones answer None, as in the image.
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in BLOCKED else real_find_spec(name, package)
+)
 from services.ner.app import load_models
 from services.ner.settings import NERSettings
 models = load_models(NERSettings(backend="crf", knowledge_enabled=True))
