@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1.7
 # The expansion stage: an LLM client only, so no CUDA base and no GPU.
 # Build from the repository root: docker build -f deploy/docker/expansion.Dockerfile -t gmner/expansion:0.1.0 .
-# A pinned slim Python: the api profile has no torch and nothing to compile.
-FROM python:3.11.14-slim-bookworm
+# The base is a build argument (PYTHON_IMAGE in .env): a pinned slim Python, since the api profile has no torch
+# and nothing to compile. Without Docker Hub, deploy/docker/offline-bases.sh builds a stand-in.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -1,9 +1,13 @@
-# syntax=docker/dockerfile:1.7
 # The segmentation stage: LiteMedSAM or a segment-anything ViT checkpoint (GPU).
 # Build from the repository root: docker build -f deploy/docker/sam.Dockerfile -t gmner/sam:0.1.0 .
-# A CUDA PyTorch base whose torch is the version requirements/torch.txt pins (2.14.1, CUDA 13.0 wheels),
-# so the install below keeps it instead of downloading another build.
-FROM pytorch/pytorch:2.14.1-cuda13.0-cudnn9-runtime
+# The base and the install profile are build arguments. The GPU file (docker-compose.yml) keeps the defaults: a
+# CUDA PyTorch base whose torch is the version requirements/torch.txt pins (2.14.1, CUDA 13.0 wheels), so the
+# install keeps it, and the `models` profile. The CPU file builds on PYTHON_IMAGE with the profile of the
+# embedded backend (sam: deploy/docker/requirements.py). Without Docker Hub, deploy/docker/offline-bases.sh
+# builds stand-ins for both bases.
+ARG BASE_IMAGE=pytorch/pytorch:2.14.1-cuda13.0-cudnn9-runtime
+FROM ${BASE_IMAGE}
+ARG INSTALL_PROFILE=models
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -25,7 +29,7 @@ WORKDIR /opt/gmner
 COPY pyproject.toml ./
 COPY requirements/ requirements/
 COPY deploy/docker/install.sh deploy/docker/requirements.py deploy/docker/constraints.txt deploy/docker/
-RUN sh deploy/docker/install.sh models
+RUN sh deploy/docker/install.sh "$INSTALL_PROFILE"
 
 COPY shared/ shared/
 COPY services/ services/

@@ -1,9 +1,29 @@
-# syntax=docker/dockerfile:1.7
 # The visual-entailment stage: person detector, CLIP/SigLIP (GPU) or a VLM client.
 # Build from the repository root: docker build -f deploy/docker/ve.Dockerfile -t gmner/ve:0.1.0 .
-# A CUDA PyTorch base whose torch is the version requirements/torch.txt pins (2.14.1, CUDA 13.0 wheels),
-# so the install below keeps it instead of downloading another build.
-FROM pytorch/pytorch:2.14.1-cuda13.0-cudnn9-runtime
+# The base and the install profile are build arguments. The GPU file (docker-compose.yml) keeps the defaults: a
+# CUDA PyTorch base whose torch is the version requirements/torch.txt pins (2.14.1, CUDA 13.0 wheels), so the
+# install keeps it, and the `models` profile. The CPU file builds on PYTHON_IMAGE with the profile of the
+# embedded backend (detector: deploy/docker/requirements.py). Without Docker Hub, deploy/docker/offline-bases.sh
+# builds stand-ins for both bases.
+ARG BASE_IMAGE=pytorch/pytorch:2.14.1-cuda13.0-cudnn9-runtime
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG INSTALL_PROFILE=models
+
+# The `detector` profile's npm packages (@vladmandic/human and TF.js, with their weights), installed by the same
+# script as for `gmner serve`, with Debian's npm in a stage of its own so npm stays out of the image. Other
+# profiles leave /opt/detector-node empty.
+FROM ${PYTHON_IMAGE} AS detector
+ARG INSTALL_PROFILE
+COPY scripts/setup_detector.sh /opt/build/scripts/
+RUN mkdir -p /opt/detector-node \
+    && if [ "$INSTALL_PROFILE" = detector ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends nodejs npm \
+        && GMNER_DETECTOR_NODE_DIR=/opt/detector-node bash /opt/build/scripts/setup_detector.sh; \
+    fi
+
+FROM ${BASE_IMAGE}
+ARG INSTALL_PROFILE
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -25,7 +45,14 @@ WORKDIR /opt/gmner
 COPY pyproject.toml ./
 COPY requirements/ requirements/
 COPY deploy/docker/install.sh deploy/docker/requirements.py deploy/docker/constraints.txt deploy/docker/
-RUN sh deploy/docker/install.sh models
+RUN sh deploy/docker/install.sh "$INSTALL_PROFILE"
+# The detector's Node worker runs on Debian's Node.js (18: the worker needs 18+); only the runtime, no npm.
+RUN if [ "$INSTALL_PROFILE" = detector ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends nodejs \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+COPY --from=detector /opt/detector-node /opt/detector-node
 
 COPY shared/ shared/
 COPY services/ services/
@@ -40,6 +67,7 @@ USER gmner
 WORKDIR /models
 VOLUME ["/models"]
 ENV GMNER_VE_HOST=0.0.0.0 \
+    GMNER_VE_DETECTOR__NODE_MODULES=/opt/detector-node/node_modules \
     GMNER_VE_PORT=8003
 EXPOSE 8003
 HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 CMD ["gmner-app", "health", "ve"]

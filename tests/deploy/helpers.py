@@ -191,6 +191,27 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     return instructions
 
 
+def dockerfile_arg_defaults(path: Path) -> dict[str, str]:
+    """The default of every `ARG NAME=value` of a Dockerfile (the first one wins, as before the first FROM)."""
+    defaults: dict[str, str] = {}
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword == "ARG" and "=" in rest:
+            name, value = rest.split("=", 1)
+            defaults.setdefault(name.strip(), value.strip())
+    return defaults
+
+
+def base_images(path: Path) -> list[str]:
+    """The images of a Dockerfile's FROM lines, `${ARG}` resolved with the ARG defaults; stage names excluded."""
+    defaults = dockerfile_arg_defaults(path)
+    images = []
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], rest.split()[0])
+            images.append(image)
+    return images
+
+
 def image_is_pinned(image: str) -> bool:
     """A tag with a version in it (not `latest`, not absent), or a digest."""
     if "@sha256:" in image:

@@ -1,8 +1,10 @@
-"""Static checks of docker-compose.yml, docker-compose.cpu.yml and .env.example (no Docker engine here)."""
+"""Static checks of docker-compose.yml, docker-compose.cpu.yml and .env.example (no Docker engine needed; the
+real run is deploy/compose_check.sh)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,10 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from gmner.embedded.llm_model import bundled_llm
+from gmner.embedded.settings import EmbeddedSettings
 from shared.settings import LLMSettings
 from tests.deploy.helpers import (
     APP_SETTINGS,
     COMPOSE_FILES,
+    DOCKER_DIR,
     GPU_APPS,
     ROOT,
     all_gmner_env_names,
@@ -22,6 +27,7 @@ from tests.deploy.helpers import (
     compose,
     compose_services,
     default_port,
+    dockerfile_arg_defaults,
     env_example,
     image_is_pinned,
     interpolate,
@@ -80,7 +86,8 @@ def test_build_contexts_and_dockerfiles_exist(compose_file: str) -> None:
 def test_image_tags_are_pinned(compose_file: str) -> None:
     version = _project_version()
     for name, service in compose_services(compose_file).items():
-        image = service.get("image")
+        # An image chosen in .env (REDIS_IMAGE) is checked with its default.
+        image = interpolate(service.get("image"), {})
         assert image, f"{name} has no image name"
         assert image_is_pinned(image), f"{name}: {image}"
         if "build" in service:
@@ -119,17 +126,21 @@ def test_gateway_urls_name_the_stage_services_on_their_settings_ports(compose_fi
 
 def test_llm_and_redis_urls_match_those_services(compose_file: str) -> None:
     services = compose_services(compose_file)
-    command = [str(part) for part in services["llm"]["command"]]
-    llm_port = int(command[command.index("--port") + 1])
+    if compose_file == "docker-compose.yml":
+        command = [str(part) for part in services["llm"]["command"]]
+        llm_port = int(command[command.index("--port") + 1])
+        # The apps ask for GMNER_LLM_MODEL, so vLLM must serve its model under that name.
+        alias = command[command.index("--served-model-name") + 1]
+        assert alias == "${GMNER_LLM_MODEL:?set GMNER_LLM_MODEL in .env}"
+    else:
+        # llama-server on the port deploy/docker/llm-server.sh gives it.
+        llm_port = int(re.search(r"--port (\d+)", (DOCKER_DIR / "llm-server.sh").read_text()).group(1))  # type: ignore[union-attr]
     for name in ("ner", "expansion"):
         environment = service_environment(services[name])
         base_url = urlsplit(environment["GMNER_LLM_BASE_URL"])
         assert (base_url.hostname, base_url.port, base_url.path) == ("llm", llm_port, "/v1")
         redis_url = urlsplit(environment["GMNER_LLM_REDIS_URL"])
         assert (redis_url.scheme, redis_url.hostname, redis_url.port) == ("redis", "redis", 6379)
-    # The apps ask for GMNER_LLM_MODEL, so the server must serve its model under that name.
-    alias_flag = "--served-model-name" if compose_file == "docker-compose.yml" else "--model_alias"
-    assert command[command.index(alias_flag) + 1] == "${GMNER_LLM_MODEL:?set GMNER_LLM_MODEL in .env}"
 
 
 def test_gpu_reservations_on_gpu_services_only() -> None:
@@ -145,26 +156,58 @@ def test_gpu_reservations_on_gpu_services_only() -> None:
     assert services["llm"]["image"].startswith("vllm/vllm-openai:v")
 
 
-def test_cpu_file_reserves_no_gpu_and_runs_the_embedded_backends() -> None:
+def test_cpu_file_reserves_no_gpu() -> None:
     services = compose_services("docker-compose.cpu.yml")
     assert all(_gpu_devices(service) == [] for service in services.values())
     assert services["llm"]["build"]["dockerfile"] == "deploy/docker/llm-cpu.Dockerfile"
-    expected = {
-        "ner": {"GMNER_NER_BACKEND": "crf", "GMNER_NER_DEVICE": "cpu"},
-        "ve": {"GMNER_VE_BACKEND": "faces", "GMNER_VE_DEVICE": "cpu"},
-        "vg": {"GMNER_VG_BACKEND": "faces", "GMNER_VG_DEVICE": "cpu"},
-        "sam": {"GMNER_SAM_BACKEND": "litemedsam", "GMNER_SAM_DEVICE": "cpu"},
-    }
-    for name, settings in expected.items():
-        assert service_environment(services[name]).items() >= settings.items(), name
-    # The embedded defaults are the settings' own defaults, so the CPU file and `gmner serve` agree; except VE/VG,
-    # whose default `detector` needs Node and the npm packages, which the Docker images do not carry yet.
-    for name, settings in expected.items():
-        if name in ("ve", "vg"):
-            assert APP_SETTINGS[name].model_fields["backend"].default == "detector"
-            continue
+
+
+def test_cpu_file_runs_the_embedded_defaults() -> None:
+    """The CPU file is `gmner serve` with no options: the stages' default backends on the CPU, the default
+    profile's LLM served under its id through its API, the profile's knowledge settings and the runner's
+    environment. The values are written in the compose file (they must override .env's GPU choices); this test
+    keeps them equal to the embedded runner's."""
+    services = compose_services("docker-compose.cpu.yml")
+    embedded = EmbeddedSettings()
+    for name in GPU_APPS:
+        environment = service_environment(services[name])
         fields = APP_SETTINGS[name].model_fields
-        assert fields["backend"].default == next(v for k, v in settings.items() if k.endswith("_BACKEND"))
+        prefix = f"GMNER_{name.upper()}_"
+        assert environment[f"{prefix}BACKEND"] == fields["backend"].default, name
+        assert environment[f"{prefix}DEVICE"] == fields["device"].default == "cpu", name
+    runner_env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    runner_env["MALLOC_ARENA_MAX"] = "2"
+    for name in APP_SETTINGS:
+        assert service_environment(services[name]).items() >= runner_env.items(), name
+    llm_name = embedded.bundled_llm_name
+    assert services["llm"]["build"]["args"]["LLM"] == llm_name
+    for name in ("ner", "expansion"):
+        environment = service_environment(services[name])
+        assert environment["GMNER_LLM_MODEL"] == embedded.served_llm_alias == bundled_llm(llm_name).alias
+        assert environment["GMNER_LLM_API"] == embedded.served_llm_api
+    assert service_environment(services["ner"]).items() >= embedded.stage_env().items()
+    # llm-server.sh's defaults are the runner's (its thread default, half the CPUs, is the runner's too).
+    script = (DOCKER_DIR / "llm-server.sh").read_text()
+    assert f"${{LLAMA_PARALLEL:-{embedded.llm_parallel}}}" in script
+    assert f"${{LLAMA_CONTEXT:-{embedded.llm_context}}}" in script
+    assert "${LLAMA_THREADS:-$(($(nproc) / 2))}" in script
+
+
+def test_build_arguments_default_to_the_dockerfiles_defaults(compose_file: str) -> None:
+    """A base image left out of .env is the Dockerfile's own default, whichever way the image is built."""
+    python_default = dockerfile_arg_defaults(DOCKER_DIR / "gateway.Dockerfile")["PYTHON_IMAGE"]
+    for name, service in compose_services(compose_file).items():
+        if "build" not in service:
+            continue
+        dockerfile_args = dockerfile_arg_defaults(ROOT / service["build"]["dockerfile"])
+        for arg, value in service["build"].get("args", {}).items():
+            assert arg in dockerfile_args, f"{name}: {arg} is no ARG of its Dockerfile"
+            resolved = interpolate(value, {})
+            if arg == "BASE_IMAGE" and compose_file == "docker-compose.cpu.yml":
+                # The CPU stages build on the Python base instead of the CUDA one.
+                assert resolved == python_default, name
+            elif arg.endswith("_IMAGE") or arg == "BASE_IMAGE":
+                assert resolved == dockerfile_args[arg], f"{name}: {arg}"
 
 
 def test_every_app_reads_the_env_file(compose_file: str) -> None:

