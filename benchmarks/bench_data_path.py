@@ -5,7 +5,7 @@ inside JSON (before) or as multipart bytes (after), for a 3-entity post.
 
 Starts the embedded stages on free ports (LLM server, NER, expansion, VE, VG, SAM: `EmbeddedStack`) and runs
 the gateway app in this process (Starlette's TestClient, so the upload to the gateway costs the same in both
-modes), switching `GatewayServing.stage_image_encoding` between "json" and "multipart" request by request.
+modes), switching `ServingGateway.stage_image_encoding` between "json" and "multipart" request by request.
 Every request carries a fresh JPEG (one pixel changed), so no stage reuses a decoded image or an embedding; the
 LLM cache is warmed first. Sizes are megapixels: scikit-image's astronaut resized to 4:3 (0.26 = the 512x512
 original) with a little noise, so the JPEG (quality 90) is as large as a photograph's.

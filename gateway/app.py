@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway.clients import StageClients
 from gateway.overlay_router import STATIC_DIR, overlay_router, page_router
 from gateway.router import router
-from gateway.serving import GatewayServing
+from gateway.serving import ServingGateway
 from gateway.settings import GatewaySettings
 from shared.app import create_app as create_base_app
 from shared.auth import APIKeys
@@ -29,7 +29,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clients = StageClients.from_settings(settings)
-        app.state.serving = GatewayServing(settings, clients, ImageLimits())
+        app.state.serving = ServingGateway(settings, clients, ImageLimits())
         app.state.stage_checks = {c.stage: _stage_check(c, settings) for c in clients.all()}
         try:
             yield
@@ -39,7 +39,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await clients.aclose()
 
     async def readiness(app: FastAPI) -> dict[str, str]:
-        serving: GatewayServing | None = getattr(app.state, "serving", None)
+        serving: ServingGateway | None = getattr(app.state, "serving", None)
         if serving is None:
             return {"gateway": "starting"}
         stage_checks: dict[str, CachedCheck] = app.state.stage_checks

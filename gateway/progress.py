@@ -1,6 +1,6 @@
 """Who hears about the pipeline's stages as they answer: the streamed answer (`gateway/streaming.py`).
 
-A context variable rather than a parameter threaded through every step of `GatewayServing`: the steps only say
+A context variable rather than a parameter threaded through every step of `ServingGateway`: the steps only say
 "this stage changed these entities" (`stage_done`), and whoever runs the pipeline in a task of its own sets a
 listener for that task. Without one (the plain JSON answer, the overlay) `stage_done` does nothing.
 """

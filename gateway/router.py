@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gateway.inputs import read_post
-from gateway.serving import GatewayServing
+from gateway.serving import ServingGateway
 from gateway.streaming import EVENT_STREAM, stream_answer, wants_stream
 from shared.dependencies import get_serving
 from shared.limits import TEXT_LIMITS
@@ -18,7 +18,7 @@ from shared.protocol.gateway import GMNERJSONRequest, GMNERResponse, Task
 router = APIRouter(prefix="/v1", tags=["gmner"])
 
 
-ServingDep = Annotated[GatewayServing, Depends(get_serving)]
+ServingDep = Annotated[ServingGateway, Depends(get_serving)]
 
 
 def request_body(*, image_required: bool) -> dict[str, Any]:

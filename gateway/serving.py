@@ -103,7 +103,7 @@ class Deadline:
         return time.monotonic() >= self.ends
 
 
-class GatewayServing:
+class ServingGateway:
     def __init__(
         self,
         settings: GatewaySettings,

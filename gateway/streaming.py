@@ -33,7 +33,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.inputs import Post
 from gateway.progress import ENTITIES, listen
-from gateway.serving import EntityState, GatewayServing
+from gateway.serving import EntityState, ServingGateway
 from shared.cancellation import cancel_once
 from shared.errors import APIError, InternalError
 from shared.images import DecodedImage
@@ -52,7 +52,7 @@ def wants_stream(request: Request, post: Post) -> bool:
     return post.stream or EVENT_STREAM in request.headers.get("accept", "").lower()
 
 
-def stream_answer(serving: GatewayServing, post: Post, decoded: DecodedImage | None) -> EventSourceResponse:
+def stream_answer(serving: ServingGateway, post: Post, decoded: DecodedImage | None) -> EventSourceResponse:
     # no-store: an answer for one post is not for a cache; X-Accel-Buffering: nginx would otherwise hold the
     # events back until the stream ends, which is what streaming is for not to do.
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -60,7 +60,7 @@ def stream_answer(serving: GatewayServing, post: Post, decoded: DecodedImage | N
 
 
 async def events(
-    serving: GatewayServing, post: Post, decoded: DecodedImage | None = None
+    serving: ServingGateway, post: Post, decoded: DecodedImage | None = None
 ) -> AsyncIterator[ServerSentEvent]:
     """The stream's events, ending with `final` or `error`. Closing the iterator (the client left) cancels the
     pipeline and with it the stage calls in flight."""

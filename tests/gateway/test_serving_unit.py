@@ -1,4 +1,4 @@
-"""The gateway pipeline on its own: `GatewayServing` with stage clients on `httpx.MockTransport`.
+"""The gateway pipeline on its own: `ServingGateway` with stage clients on `httpx.MockTransport`.
 
 Each fake stage answers in its real protocol (NER, expansion, VE, VG, SAM) and records what it was sent, so
 these tests pin what the pipeline does when one stage fails, is slow, or answers nonsense: which entities are
@@ -23,7 +23,7 @@ import pytest
 
 from gateway.clients import StageClients
 from gateway.inputs import Post
-from gateway.serving import GatewayServing
+from gateway.serving import ServingGateway
 from gateway.settings import GatewaySettings
 from shared.errors import APIError
 from shared.http import StageClient
@@ -150,7 +150,7 @@ class FakeStages:
         return httpx.Response(200, json={"results": results, "backend": "fake"})
 
 
-def make_serving(stages: FakeStages, *, deadline_s: float = 30.0, without: tuple[str, ...] = ()) -> GatewayServing:
+def make_serving(stages: FakeStages, *, deadline_s: float = 30.0, without: tuple[str, ...] = ()) -> ServingGateway:
     settings = GatewaySettings(deadline_s=deadline_s, stage_retries=1)
 
     def client(stage: str) -> StageClient:
@@ -167,7 +167,7 @@ def make_serving(stages: FakeStages, *, deadline_s: float = 30.0, without: tuple
         vg=None if "vg" in without else client("vg"),
         sam=None if "sam" in without else client("sam"),
     )
-    return GatewayServing(settings, clients, ImageLimits())
+    return ServingGateway(settings, clients, ImageLimits())
 
 
 def post(tasks: Task = Task.SMNER, image: bytes | None = IMAGE, use_knowledge: bool | None = None) -> Post:

@@ -182,12 +182,12 @@ def test_one_environment_variable_sets_the_limit_of_every_schema_and_app() -> No
 
 
 def test_the_gateway_keeps_an_expression_of_a_long_entity_within_the_stages_limit() -> None:
-    from gateway.serving import EntityState, GatewayServing
+    from gateway.serving import EntityState, ServingGateway
     from shared.protocol.common import Entity, EntityType
 
     entity = Entity(text="x" * LIMIT, type=EntityType.MISC, start=0, end=LIMIT)
     for expression in (None, f"{entity.text} (MISC) – a long name"):
-        visual = GatewayServing._visual_expression(EntityState(entity, expression=expression))
+        visual = ServingGateway._visual_expression(EntityState(entity, expression=expression))
         assert visual.entity == entity.text and len(visual.expression) == LIMIT
 
 

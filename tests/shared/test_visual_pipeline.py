@@ -17,8 +17,8 @@ from services.ve.backends.detector import DetectorVEBackend
 from services.ve.backends.faces import FacesVEBackend
 from services.ve.backends.vlm import VLMVEBackend
 from services.vg.backends.detector import DetectorVGBackend
-from services.vg.backends.detectors import GroundingDinoVGBackend, Owlv2VGBackend
 from services.vg.backends.faces import FacesVGBackend
+from services.vg.backends.open_vocabulary import GroundingDinoVGBackend, Owlv2VGBackend
 from services.vg.backends.vlm import VLMVGBackend
 from shared.images import DecodedImage, decode_image
 from shared.settings import ImageLimits

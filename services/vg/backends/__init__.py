@@ -30,7 +30,7 @@ def load_backend(settings: VGSettings) -> VGBackend:
             device=settings.device,
         )
     if settings.backend in ("owlv2", "grounding-dino"):
-        from services.vg.backends.detectors import GroundingDinoVGBackend, Owlv2VGBackend
+        from services.vg.backends.open_vocabulary import GroundingDinoVGBackend, Owlv2VGBackend
 
         if not settings.detector_model:
             raise ValueError(f"GMNER_VG_DETECTOR_MODEL must name a local path or hub id for {settings.backend}")

@@ -58,7 +58,7 @@ def test_owlv2_min_score_nulls_weak_boxes(tmp_path: Path, wide_b64: str) -> None
 
 
 def test_grounding_dino_phrase_spans(tmp_path: Path) -> None:
-    from services.vg.backends.detectors import GroundingDinoVGBackend
+    from services.vg.backends.open_vocabulary import GroundingDinoVGBackend
 
     backend = GroundingDinoVGBackend(str(save_tiny_grounding_dino(tmp_path / "gd")))
     ids = backend.processor.tokenizer("an astronaut. the u s space agency.")["input_ids"]
