@@ -14,10 +14,10 @@ profiles, off in production: on Twitter-GMNER, whose annotation leaves handles o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from services.ner.backends.crf import tweet_words
-from services.ner.backends.knowledge_match import MAX_MATCH_WORDS, name_alternatives
+from services.ner.backends.knowledge_match import name_alternatives, spelled_spans
 from services.ner.backends.knowledge_parsing import coarse_type, match_key
 from shared.llm.entity_list import ListedEntity, parse_entity_list
 from shared.protocol.common import Entity, EntityType
@@ -66,34 +66,21 @@ def _keys(listed: ListedEntity) -> set[str]:
     return {key for key in keys if key and key not in NOT_NAMES and not key.isdigit()}
 
 
-def _occurrences(words: Sequence[str], keys: set[str]) -> Iterator[tuple[int, int]]:
-    """(first word, last word) of each run of the post's words that spells one of the keys."""
-    word_keys = [match_key(w) for w in words]
-    for start, first in enumerate(word_keys):
-        if not first:
-            continue
-        joined = ""
-        for end in range(start, min(len(words), start + MAX_MATCH_WORDS)):
-            joined += word_keys[end]
-            if word_keys[end] and joined in keys:
-                yield start, end
-            if not any(key.startswith(joined) for key in keys):
-                break
-
-
 def complete_with_listed(text: str, entities: Sequence[Entity], knowledge: str | None) -> list[Entity]:
     """The tagger's entities, plus the listed names it missed, with listed animals typed MISC; by start offset."""
     listed = parse_entity_list(knowledge)
     if not listed:
         return list(entities)
     words, offsets = tweet_words(text)
+    word_keys = [match_key(w) for w in words]
     found = list(entities)
     for item in listed:
         entity_type = entity_type_of(item)
         keys = _keys(item)
         if entity_type is None or not keys:
             continue
-        for first, last in _occurrences(words, keys):
+        for first, stop in spelled_spans(word_keys, keys):
+            last = stop - 1
             start, end = offsets[first][0], offsets[last][1]
             same = next((i for i, e in enumerate(found) if e.start == start and e.end == end), None)
             if same is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from services.ner.backends.knowledge_parsing import COARSE_WORDS, KnowledgeEntity, match_key, parse_knowledge
@@ -31,6 +31,22 @@ def name_alternatives(name: str) -> set[str]:
         if candidate.casefold().startswith("the "):
             names.add(candidate[4:])
     return {key for key in (match_key(n) for n in names) if key}
+
+
+def spelled_spans(keys: Sequence[str], alternatives: set[str]) -> Iterator[tuple[int, int]]:
+    """(first word, one past the last) of each run of at most MAX_MATCH_WORDS words whose match keys, joined,
+    spell one of `alternatives`; `keys` are the post's words' match keys, a run starts and ends on a non-empty one."""
+    n = len(keys)
+    for start in range(n):
+        if not keys[start]:
+            continue
+        joined = ""
+        for end in range(start, min(n, start + MAX_MATCH_WORDS)):
+            joined += keys[end]
+            if joined in alternatives and keys[end]:
+                yield start, end + 1
+            if not any(alt.startswith(joined) for alt in alternatives):
+                break
 
 
 @dataclass
@@ -63,17 +79,7 @@ def match_knowledge(words: Sequence[str], knowledge: str | None) -> KnowledgeMat
     candidates: list[tuple[int, int, KnowledgeEntity]] = []
     rank = {id(entity): index + 1 for index, entity in enumerate(entities)}
     for entity in entities:
-        alternatives = name_alternatives(entity.name)
-        for start in range(n):
-            if not keys[start]:
-                continue
-            joined = ""
-            for end in range(start, min(n, start + MAX_MATCH_WORDS)):
-                joined += keys[end]
-                if joined in alternatives and keys[end]:
-                    candidates.append((start, end + 1, entity))
-                if not any(alt.startswith(joined) for alt in alternatives):
-                    break
+        candidates.extend((start, end, entity) for start, end in spelled_spans(keys, name_alternatives(entity.name)))
     for start, end, entity in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
         if any(span_tag[i] for i in range(start, end)):
             continue
