@@ -269,12 +269,8 @@ class GMNERClient(_Base):
                     event = stream_event(sse)
                     if event is not None:
                         yield event
-        except httpx.ConnectError as exc:
-            raise _unreachable(self._http.base_url, exc) from exc
-        except httpx.TimeoutException as exc:
-            raise GMNERAPIError(0, "timeout", f"no event in time from {self._http.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+            raise _transport_error(self._http.base_url, exc, "event") from exc
 
     def ready(self) -> bool:
         """Whether the gateway and its hard dependencies answer `/ready` with 200."""
@@ -286,12 +282,8 @@ class GMNERClient(_Base):
     def _send(self, prepared: _Prepared) -> httpx.Response:
         try:
             response = send_with_retries_sync(lambda _: self._http.post(prepared.path, **prepared.kwargs()), self.retry)
-        except httpx.ConnectError as exc:
-            raise _unreachable(self._http.base_url, exc) from exc
-        except httpx.TimeoutException as exc:
-            raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+            raise _transport_error(self._http.base_url, exc, "answer") from exc
         return self._check(response)
 
 
@@ -414,12 +406,8 @@ class AsyncGMNERClient(_Base):
                     event = stream_event(sse)
                     if event is not None:
                         yield event
-        except httpx.ConnectError as exc:
-            raise _unreachable(self._http.base_url, exc) from exc
-        except httpx.TimeoutException as exc:
-            raise GMNERAPIError(0, "timeout", f"no event in time from {self._http.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+            raise _transport_error(self._http.base_url, exc, "event") from exc
 
     async def ready(self) -> bool:
         try:
@@ -432,12 +420,8 @@ class AsyncGMNERClient(_Base):
             response = await send_with_retries(
                 lambda _: self._http.post(prepared.path, **prepared.kwargs()), self.retry
             )
-        except httpx.ConnectError as exc:
-            raise _unreachable(self._http.base_url, exc) from exc
-        except httpx.TimeoutException as exc:
-            raise GMNERAPIError(0, "timeout", f"no answer in time from {self._http.base_url}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}") from exc
+            raise _transport_error(self._http.base_url, exc, "answer") from exc
         return self._check(response)
 
 
@@ -488,8 +472,14 @@ def _read_image(image: ImageInput, name: str | None) -> tuple[bytes, str]:
         raise GMNERAPIError(0, "image_unreadable", f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _unreachable(base_url: httpx.URL, exc: Exception) -> GMNERAPIError:
-    return GMNERAPIError(0, "unreachable", f"cannot connect to {base_url} ({exc}); is the gateway running?")
+def _transport_error(base_url: httpx.URL, exc: httpx.HTTPError, waited: str) -> GMNERAPIError:
+    """What a failed exchange with the gateway means to the caller: not reachable, too slow (no `waited` in
+    time: "answer", or "event" when streaming), or another transport failure."""
+    if isinstance(exc, httpx.ConnectError):
+        return GMNERAPIError(0, "unreachable", f"cannot connect to {base_url} ({exc}); is the gateway running?")
+    if isinstance(exc, httpx.TimeoutException):
+        return GMNERAPIError(0, "timeout", f"no {waited} in time from {base_url}: {exc}")
+    return GMNERAPIError(0, "transport_error", f"{type(exc).__name__}: {exc}")
 
 
 def _with_key(headers: dict[str, str] | None, api_key: str | None) -> dict[str, str]:
