@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
-from shared.apps import STAGES  # noqa: E402
+from shared.app_registry import STAGES  # noqa: E402
 
 
 @dataclass(frozen=True)

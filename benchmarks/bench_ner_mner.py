@@ -24,7 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.llm.entity_list import as_plim  # noqa: E402  (after the sys.path line above)
+from engines.llm.entity_list import as_plim  # noqa: E402  (after the sys.path line above)
 
 ROWS = (
     "spacy",
@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+    from engines.ner.listed_entities import complete_with_listed
     from gmner.training.data import load_split
     from gmner.training.metrics import score_spans, tag_spans
-    from services.ner.listed_entities import complete_with_listed
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = set(rows) - set(ROWS)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         for post in posts:
             text = " ".join(post.words)
             knowledge = knowledge_of(text) if knowledge_of is not None else post.knowledge
-            # As the service does: a listed answer is read in the PLIM form (shared.llm.entity_list.as_plim).
+            # As the service does: a listed answer is read in the PLIM form (engines.llm.entity_list.as_plim).
             context = as_plim(knowledge or "")[: args.knowledge_max_chars] if with_knowledge else None
             entities = backend(text, context or None)
             if with_knowledge and args.knowledge_adds_listed and knowledge:

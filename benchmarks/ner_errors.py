@@ -40,8 +40,8 @@ def _after_hash_or_at(words: list[str], start: int) -> bool:
 
 
 def breakdown(posts: list[Any], predicted: list[set[Span]]) -> dict[str, Any]:
+    from engines.ner.knowledge_parsing import match_key, parse_knowledge
     from gmner.training.metrics import tag_spans
-    from services.ner.backends.knowledge_parsing import match_key, parse_knowledge
 
     counts: Counter[str] = Counter()
     confusions: Counter[str] = Counter()

@@ -14,8 +14,8 @@ from gateway.overlay_router import STATIC_DIR, overlay_router, page_router
 from gateway.router import router
 from gateway.serving import ServingGateway
 from gateway.settings import GatewaySettings
-from shared.app import create_app as create_base_app
 from shared.auth import APIKeys
+from shared.base_app import create_base_app
 from shared.http import StageClient
 from shared.probes import CachedCheck
 from shared.settings import ImageLimits

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
+from shared.app_registry import APPS
 from shared.settings import AppSettings
 
 
@@ -15,7 +15,7 @@ class GatewaySettings(AppSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_GATEWAY_", extra="ignore")
 
     port: int = Field(default=APPS["gateway"].port, description="Port the gateway listens on.")
-    # Each stage on its default port (shared/apps.py) on this host.
+    # Each stage on its default port (shared/app_registry.py) on this host.
     ner_url: str = Field(default=APPS["ner"].url(), description="Base URL of the NER app.")
     expansion_url: str = Field(default=APPS["expansion"].url(), description="Base URL of the expansion app.")
     ve_url: str | None = Field(

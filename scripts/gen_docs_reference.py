@@ -32,7 +32,7 @@ from pydantic_settings import BaseSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The packages whose raise sites give the error codes.
-ERROR_SOURCES = ("shared", "services", "gateway", "gmner")
+ERROR_SOURCES = ("shared", "engines", "services", "gateway", "gmner")
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
@@ -66,9 +66,9 @@ def settings_sections() -> list[SettingsSection]:
     from services.sam.settings import SamSettings
     from services.ve.settings import VESettings
     from services.vg.settings import VGSettings
+    from services.visual.settings import VisualStageSettings
     from shared.limits import TextLimits
     from shared.settings import AppSettings, ImageLimits, LLMSettings
-    from shared.vision.settings import VisualStageSettings
 
     return [
         SettingsSection(
@@ -459,8 +459,8 @@ def errors_markdown() -> str:
     out.append("")
     out.append("## Codes\n")
     out.append(
-        "Raised with a literal code in `shared`, `services`, `gateway` or `gmner`. FastAPI's own errors answer "
-        "`not_found` (404), `method_not_allowed` (405) and `http_<status>` for any other status; a stage's 4xx "
+        "Raised with a literal code in `shared`, `engines`, `services`, `gateway` or `gmner`. FastAPI's own errors "
+        "answer `not_found` (404), `method_not_allowed` (405) and `http_<status>` for any other status; a stage's 4xx "
         "relayed by the gateway keeps the stage's code.\n"
     )
     out.append("| code | status | kind | raised in |\n|---|---|---|---|")

@@ -3,7 +3,7 @@
 Every app runs its handler through `run_until_disconnect` (from `shared.middleware`), so the rule holds for
 the gateway and each stage alike: when the client goes away before the answer is complete, the handler's task
 is cancelled. The cancellation travels down by itself. An `await` on a stage call (`shared.http`) or an LLM
-call (`shared.llm.client`) raises `CancelledError`, httpx closes that connection, and the app on the other
+call (`engines.llm.client`) raises `CancelledError`, httpx closes that connection, and the app on the other
 end sees its own client disconnect and cancels in turn; `asyncio.to_thread` work queued but not started is
 dropped (work already running in a thread finishes: Python cannot stop a thread).
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI
 
-from shared.app import create_app
+from shared.base_app import create_base_app
 from shared.lifecycle import timed_load
 from shared.settings import AppSettings
 
@@ -78,6 +78,8 @@ def create_model_app(
         ready: Callable[[], Awaitable[str]] | None = getattr(loaded, "ready", None)
         return {"model": await ready() if ready is not None else "ok"}
 
-    app = create_app(name=name, settings=settings, lifespan=lifespan, readiness=app_readiness, description=description)
+    app = create_base_app(
+        name=name, settings=settings, lifespan=lifespan, readiness=app_readiness, description=description
+    )
     app.include_router(router)
     return app

@@ -108,7 +108,7 @@ class LLMSettings(BaseSettings):
         default=0.05, gt=0, description="How often a caller in another process looks for the answer in Redis."
     )
     # A client that timed out usually sends the same post again at once: its retry joins the call still running
-    # instead of starting over, at the price of this much generation when nobody comes back (shared/llm/client.py).
+    # instead of starting over, at the price of this much generation when nobody comes back (engines/llm/client.py).
     cancel_grace_s: float = Field(
         default=1.0,
         ge=0,

@@ -4,7 +4,7 @@
     gmner-app serve APP          run APP with uvicorn on the host/port of its settings (GMNER_<APP>_HOST/PORT)
     gmner-app health APP [PATH]  exit 0 when APP answers 200 on PATH (default /health): the HEALTHCHECK
 
-The apps, their settings classes and default ports come from the registry `shared/apps.py`; the port comes from
+The apps, their settings classes and default ports come from the registry `shared/app_registry.py`; the port comes from
 the app's own settings class (each image sets GMNER_<APP>_PORT to that class's default, which tests/deploy
 checks), so the container, its healthcheck and the settings never disagree about it.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 # The one registry of apps (factory, settings class, default port); it imports nothing heavy, so a healthcheck
 # stays cheap.
-from shared.apps import APPS
+from shared.app_registry import APPS
 
 
 def load_settings(app: str) -> Any:

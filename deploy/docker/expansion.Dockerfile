@@ -28,6 +28,7 @@ COPY deploy/docker/install.sh deploy/docker/requirements.py deploy/docker/constr
 RUN sh deploy/docker/install.sh api
 
 COPY shared/ shared/
+COPY engines/ engines/
 COPY services/ services/
 COPY gateway/ gateway/
 COPY gmner/ gmner/

@@ -55,6 +55,7 @@ RUN if [ "$INSTALL_PROFILE" = detector ]; then \
 COPY --from=detector /opt/detector-node /opt/detector-node
 
 COPY shared/ shared/
+COPY engines/ engines/
 COPY services/ services/
 COPY gateway/ gateway/
 COPY gmner/ gmner/

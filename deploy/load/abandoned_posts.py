@@ -34,7 +34,7 @@ from gmner.embedded.llm_model import bundled_llm  # noqa: E402
 from gmner.embedded.llm_server import llm_server_command  # noqa: E402
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
-from shared.apps import STAGES  # noqa: E402
+from shared.app_registry import STAGES  # noqa: E402
 
 # Entities the bundled NER finds, in posts that differ by a word so no LLM answer is cached.
 TEMPLATE = "Idris Elba met Angela Merkel in Berlin before the {} match at Wembley"

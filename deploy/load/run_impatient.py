@@ -33,7 +33,7 @@ from run_load import _percentile, _times, free_port, machine, warm_up  # noqa: E
 
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
-from shared.apps import STAGES  # noqa: E402
+from shared.app_registry import STAGES  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("impatient_locustfile.py")
 TOKENS = "llamacpp:tokens_predicted_total"

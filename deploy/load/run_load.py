@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack  # noqa: E402
-from shared.apps import STAGES  # noqa: E402
+from shared.app_registry import STAGES  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 

@@ -34,7 +34,7 @@ from run_load import free_port, machine, warm_up  # noqa: E402
 
 from gmner.embedded.settings import EmbeddedSettings  # noqa: E402
 from gmner.embedded.stack import EmbeddedStack, port_open  # noqa: E402
-from shared.apps import STAGES  # noqa: E402
+from shared.app_registry import STAGES  # noqa: E402
 
 VICTIMS = ("ve", "redis", "ner", "vg", "llm", "sam", "expansion")
 

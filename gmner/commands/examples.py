@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from services.ner.knowledge.pgim_import import import_pgim_examples, write_bank
+    from engines.ner.knowledge.pgim_import import import_pgim_examples, write_bank
 
     if len(args.icl) != len(args.conll) or (args.captions and len(args.captions) != len(args.icl)):
         raise SystemExit("give one --conll (and --captions, if any) per --icl, in the same order")

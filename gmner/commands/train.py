@@ -18,7 +18,7 @@ DEFAULT_OUT = {
 
 
 def register(subparsers: Any) -> None:
-    from services.ner.backends.word_context import BUNDLED_ENCODER
+    from engines.ner.word_context import BUNDLED_ENCODER
 
     parser = subparsers.add_parser("train", help="train a model (ner)", description="Train a model.")
     models = parser.add_subparsers(dest="model", required=True)

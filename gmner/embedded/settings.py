@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gmner.embedded.llm_model import BundledLLMName, LLMApi, bundled_llm
-from shared.apps import APPS, STAGES
+from shared.app_registry import APPS, STAGES
 
 ProfileName = Literal["quality", "balanced", "fast"]
 
@@ -49,7 +49,7 @@ class EmbeddedSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GMNER_EMBEDDED_", extra="ignore")
 
     host: str = Field(default="127.0.0.1", description="Address every process of the stack listens on.")
-    # The apps' default ports (shared/apps.py), so the runner and a stage started by hand agree.
+    # The apps' default ports (shared/app_registry.py), so the runner and a stage started by hand agree.
     gateway_port: int = Field(
         default=APPS["gateway"].port, description="Port of the gateway (the API and the web page)."
     )

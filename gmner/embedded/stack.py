@@ -20,7 +20,7 @@ from gmner.embedded.llm_model import ModelAssemblyError, bundled_llm
 from gmner.embedded.llm_server import LLMServerError, llm_server_command
 from gmner.embedded.logfiles import open_log, tail_block
 from gmner.embedded.settings import EmbeddedSettings
-from shared.apps import APPS, STAGES
+from shared.app_registry import APPS, STAGES
 
 logger = logging.getLogger(__name__)
 

@@ -101,7 +101,8 @@ class _Prepared:
 
 def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
     """Trains and writes the model directory `cfg.out`; returns the training report (also in config.json)."""
-    from services.ner.backends.crf import (
+    from engines.ner.crf_features import FEATURE_VERSION
+    from engines.ner.crf_model import (
         CONFIG_FILE,
         GAZETTEER_FILE,
         KNOWLEDGE_VARIANT,
@@ -109,9 +110,8 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
         PLAIN_VARIANT,
         reads_contextual_vectors,
     )
-    from services.ner.backends.crf_features import FEATURE_VERSION
-    from services.ner.backends.gazetteer import Gazetteer
-    from services.ner.backends.spacy_features import load_feature_spacy, spacy_tags
+    from engines.ner.gazetteer import Gazetteer
+    from engines.ner.spacy_features import load_feature_spacy, spacy_tags
 
     started = time.perf_counter()
 
@@ -155,14 +155,14 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
                 train_gazetteers[i] = gazetteer
     clusters = None
     if cfg.word_clusters:
-        from services.ner.backends.word_clusters import WordClusters
+        from engines.ner.word_clusters import WordClusters
 
         clusters = WordClusters.build(nlp, seed=cfg.seed)
         log(f"word-vector clusters ({', '.join(str(k) for k in clusters.levels)})")
     word_context = None
     train_vectors = dev_vectors = None
     if cfg.contextual_encoder:
-        from services.ner.backends.word_context import WordContext, WordEncoder
+        from engines.ner.word_context import WordContext, WordEncoder
 
         encoder = WordEncoder(cfg.contextual_encoder)
         raw_train = encoder([p.words for p in train_posts])
@@ -193,11 +193,11 @@ def train_crf_ner(cfg: CRFRecipeConfig) -> dict[str, Any]:
                 name, use_knowledge, knowledge_train if use_knowledge else train, dev, cfg, staging / name, log
             )
         if clusters is not None:
-            from services.ner.backends.word_clusters import CLUSTER_FILE
+            from engines.ner.word_clusters import CLUSTER_FILE
 
             clusters.save(staging / CLUSTER_FILE)
         if word_context is not None and any(reads_contextual_vectors(v) for v in variant_configs.values()):
-            from services.ner.backends.word_context import CONTEXT_FILE
+            from engines.ner.word_context import CONTEXT_FILE
 
             word_context.save(staging / CONTEXT_FILE)
         if full_gazetteer is not None:
@@ -316,9 +316,9 @@ def _train_variant_once(
 ) -> dict[str, Any]:
     import pycrfsuite
 
-    from services.ner.backends.crf import CRF_FILE, RERANKER_FILE
-    from services.ner.backends.crf_features import post_features
-    from services.ner.backends.crf_rerank import crf_marginals
+    from engines.ner.crf_features import post_features
+    from engines.ner.crf_model import CRF_FILE, RERANKER_FILE
+    from engines.ner.crf_rerank import crf_marginals
 
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -400,7 +400,7 @@ def _train_variant_once(
         config["dev"]["selected"] = crf_dev.as_dict()
         return config
 
-    from services.ner.backends.crf_rerank import TreeEnsemble
+    from engines.ner.crf_rerank import TreeEnsemble
 
     log(f"{name}: span classifier on {len(y_train)} candidates")
     dev_gold = [tag_spans(p.tags) for p in dev.posts]
@@ -445,7 +445,7 @@ def _fit_span_classifier(
     """The gradient-boosted span classifier, and its number of trees and decision threshold picked on dev."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from services.ner.backends.crf_rerank import choose_spans
+    from engines.ner.crf_rerank import choose_spans
 
     model = HistGradientBoostingClassifier(
         max_iter=cfg.gbm_iterations,
@@ -475,7 +475,7 @@ def _type_words(posts: Sequence[Post]) -> list[str]:
     """The most frequent words of the LLM's entity types in the training knowledge ("person", "team", ...)."""
     from collections import Counter
 
-    from services.ner.backends.knowledge_parsing import parse_knowledge
+    from engines.ner.knowledge_parsing import parse_knowledge
 
     counts: Counter[str] = Counter()
     for post in posts:
@@ -491,7 +491,7 @@ def _span_data(
     type_words: list[str],
     use_knowledge: bool,
 ) -> tuple[np.ndarray, list[str], list[tuple[int, int, int]]]:
-    from services.ner.backends.crf_rerank import NONE, SpanFeaturizer
+    from engines.ner.crf_rerank import NONE, SpanFeaturizer
 
     featurizer = SpanFeaturizer(type_words)
     rows: list[np.ndarray] = []

@@ -27,7 +27,7 @@ class NoiseConfig:
 
 
 def _items_and_reasoning(knowledge: str) -> tuple[list[tuple[str, str]], str]:
-    from services.ner.backends.knowledge_parsing import parse_knowledge
+    from engines.ner.knowledge_parsing import parse_knowledge
 
     entities, _ = parse_knowledge(knowledge)
     lower = knowledge.lower()

@@ -103,29 +103,30 @@ def generate_knowledge_file(
 
 
 def service_knowledge(llm_url: str) -> KnowledgeOf:
-    """The NER service's own knowledge step (same prompt, examples and LLM client; GMNER_LLM_* settings), per post.
+    """The NER service's own knowledge step (same prompt, examples and LLM client; GMNER_NER_* and GMNER_LLM_*
+    settings), per post.
 
     Returns None for a post whose LLM call failed.
     """
     import asyncio
 
-    from services.ner.knowledge.embedder import SentenceEmbedder
-    from services.ner.knowledge.prompting import load_knowledge_prompt
-    from services.ner.serving import ServingNER
-    from services.ner.settings import NERSettings
-    from shared.lifecycle import build_llm_client
-    from shared.llm.client import LLMError
+    from engines.llm.client import LLMError
+    from engines.llm.connection import build_llm_client
+    from engines.ner.knowledge.embedder import SentenceEmbedder
+    from engines.ner.knowledge.generation import KnowledgeGenerator
+    from engines.ner.knowledge.prompting import load_knowledge_prompt
+    from shared.app_registry import APPS
     from shared.settings import LLMSettings
 
-    settings = NERSettings()
+    # The NER app's settings class through the registry of apps (gmner/ never imports a service).
+    settings = APPS["ner"].settings_class()()
     prompt = load_knowledge_prompt(settings, lambda: SentenceEmbedder(settings.embedder_path))
     loop = asyncio.new_event_loop()
-    llm = build_llm_client("knowledge", LLMSettings(base_url=llm_url))
-    serving = ServingNER(settings, backend=None, prompt=prompt, llm=llm)  # type: ignore[arg-type]
+    generator = KnowledgeGenerator(prompt, build_llm_client("knowledge", LLMSettings(base_url=llm_url)))
 
     def knowledge_of(text: str) -> str | None:
         try:
-            return loop.run_until_complete(serving.generate_knowledge(text, None))
+            return loop.run_until_complete(generator.generate(text, None))
         except LLMError as exc:
             print(f"no knowledge for {text[:40]!r}: {exc}", file=sys.stderr)
             return None

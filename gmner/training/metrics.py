@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from engines.ner.decoding import decode_tags
 from gmner.eval.metrics import precision_recall_f1
-from services.ner.decoding import decode_tags
 
 Span = tuple[int, int, str]
 

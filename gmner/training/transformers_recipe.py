@@ -109,7 +109,7 @@ def train_transformers_ner(cfg: TransformersRecipeConfig) -> dict[str, Any]:
     from safetensors.numpy import save_file
     from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from services.ner.decoding import viterbi_decode
+    from engines.ner.decoding import viterbi_decode
 
     started = time.perf_counter()
 

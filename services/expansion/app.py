@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from engines.llm.client import LLMClient
+from engines.llm.connection import build_llm_client, llm_checks
 from services.expansion.router import router
 from services.expansion.serving import ServingExpansion
 from services.expansion.settings import ExpansionSettings
-from shared.lifecycle import build_llm_client, llm_checks
-from shared.llm.client import LLMClient
 from shared.model_app import create_model_app
 
 APP_NAME = "expansion"

@@ -1,19 +1,19 @@
 """The expansion service's logic: one LLM call per entity, all entities of a post concurrently.
 
 An entity that the post's knowledge already describes (the listed form, `Name (type) – description`, see
-shared.llm.entity_list) takes that description without an LLM call.
+engines.llm.entity_list) takes that description without an LLM call.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from engines.llm.client import LLMClient, LLMError
+from engines.llm.entity_list import descriptions_by_name, name_key
+from engines.llm.prompting import first_sentence
 from services.expansion.prompt import build_expansion_prompt, referring_expression
 from services.expansion.settings import ExpansionSettings
 from shared.errors import InvalidInput, StageUnavailable
-from shared.llm.client import LLMClient, LLMError
-from shared.llm.entity_list import descriptions_by_name, name_key
-from shared.llm.prompting import first_sentence
 from shared.protocol.common import EntityRef
 from shared.protocol.expansion import ExpandRequest, ExpandResponse, Expression
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
+from shared.app_registry import APPS
 from shared.settings import AppSettings
 
 

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from engines.llm.client import LLMClient
+from engines.llm.connection import build_llm_client, llm_checks
+from engines.ner.knowledge.embedder import SentenceEmbedder
+from engines.ner.knowledge.prompting import KnowledgePrompt, load_knowledge_prompt
 from services.ner.backends import NERBackend, load_backend
-from services.ner.knowledge.embedder import SentenceEmbedder
-from services.ner.knowledge.prompting import KnowledgePrompt, load_knowledge_prompt
 from services.ner.router import router
 from services.ner.serving import ServingNER
 from services.ner.settings import NERSettings
-from shared.lifecycle import build_llm_client, llm_checks, timed_load
-from shared.llm.client import LLMClient
+from shared.lifecycle import timed_load
 from shared.model_app import create_model_app
 
 APP_NAME = "ner"

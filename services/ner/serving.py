@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from engines.llm.client import LLMClient, LLMError
+from engines.llm.entity_list import as_plim
+from engines.ner.knowledge.generation import KnowledgeGenerator
+from engines.ner.knowledge.prompting import KnowledgePrompt
+from engines.ner.listed_entities import complete_with_listed
 from services.ner.backends import NERBackend
-from services.ner.knowledge.prompting import KnowledgePrompt
-from services.ner.listed_entities import complete_with_listed
 from services.ner.settings import NERSettings
-from shared.llm.client import LLMClient, LLMError
-from shared.llm.entity_list import as_plim
 from shared.protocol.ner import NERRequest, NERResponse
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,7 @@ class ServingNER:
     ) -> None:
         self.settings = settings
         self.backend = backend
-        self.prompt = prompt
-        self.llm = llm
+        self.knowledge = KnowledgeGenerator(prompt, llm) if prompt is not None and llm is not None else None
 
     async def recognise(self, request: NERRequest) -> NERResponse:
         text = request.text
@@ -47,11 +47,9 @@ class ServingNER:
 
     async def generate_knowledge(self, text: str, caption: str | None) -> str:
         """Ask the LLM for auxiliary knowledge about the post, in the configured prompt form."""
-        if self.llm is None or self.prompt is None:
+        if self.knowledge is None:
             raise LLMError("the knowledge step is disabled in this service's settings")
-        call = await asyncio.to_thread(self.prompt.build, text, caption)
-        answer = await self.llm.complete(call.prompt, system=call.system, max_tokens=call.max_tokens, stop=call.stop)
-        return answer.strip()
+        return await self.knowledge.generate(text, caption)
 
     async def _knowledge(self, request: NERRequest) -> tuple[str | None, str | None]:
         if request.knowledge is not None:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
+from shared.app_registry import APPS
 from shared.settings import AppSettings
 
 
@@ -103,7 +103,7 @@ class NERSettings(AppSettings):
         default=128, ge=8, description="Most tokens the LLM may write for a `listed` knowledge answer."
     )
     # Off in production (a large tagger and LLM); on in the embedded `quality` and `balanced` profiles, whose
-    # CRF misses the handles, hashtags and pet names that the Qwen list names (services/ner/listed_entities.py).
+    # CRF misses the handles, hashtags and pet names that the Qwen list names (engines/ner/listed_entities.py).
     knowledge_adds_listed: bool = Field(
         default=False,
         description=(

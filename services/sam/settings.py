@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
+from shared.app_registry import APPS
 from shared.settings import AppSettings, ImageLimits
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from services.ve.backends import VEBackend
 from services.ve.settings import VESettings
+from services.visual.serving import ExpressionServing
 from shared.protocol.visual import Entailment, EntailParams, EntailResponse
-from shared.vision.serving import ExpressionServing
 
 
 class ServingEntail(ExpressionServing[Entailment]):

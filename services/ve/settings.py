@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
+from services.visual.settings import VisualStageSettings
+from shared.app_registry import APPS
 from shared.protocol.common import EntityType
-from shared.vision.settings import VisualStageSettings
 
 
 class VESettings(VisualStageSettings):

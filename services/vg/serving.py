@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from services.vg.backends import VGBackend
 from services.vg.settings import VGSettings
+from services.visual.serving import ExpressionServing
 from shared.protocol.visual import Grounding, GroundParams, GroundResponse
-from shared.vision.serving import ExpressionServing
 
 
 class ServingGround(ExpressionServing[Grounding]):

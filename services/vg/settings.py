@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.apps import APPS
-from shared.vision.faces import PersonBoxRule
-from shared.vision.settings import VisualStageSettings
+from engines.vision.faces import PersonBoxRule
+from services.visual.settings import VisualStageSettings
+from shared.app_registry import APPS
 
 
 class VGSettings(VisualStageSettings):

@@ -16,11 +16,11 @@ from types import ModuleType
 import httpx
 import pytest
 
+from engines.vision.detector import WORKER_JS
 from gmner.embedded.llm_model import BUNDLED_LLMS
 from gmner.embedded.llm_server import llama_server_argv
 from gmner.embedded.settings import EmbeddedSettings
-from shared.apps import APPS
-from shared.vision.detector import WORKER_JS
+from shared.app_registry import APPS
 from tests.conftest import free_port
 from tests.deploy.helpers import (
     APP_SETTINGS,
@@ -118,6 +118,15 @@ def test_copied_sources_exist_in_the_build_context(path: Path) -> None:
 
 
 @pytest.mark.parametrize("app", list(APP_SETTINGS))
+def test_app_image_copies_every_package_the_wheel_installs(app: str) -> None:
+    # `pip install .` in the image finds only the packages copied before it: one left out (engines/, say) would
+    # build an image whose apps fail on their first import.
+    packages = {pattern.rstrip("*") for pattern in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = {rest.split()[0].rstrip("/") for keyword, rest in _instructions(app) if keyword == "COPY"}
+    assert packages <= copied, f"{app}: not copied: {sorted(packages - copied)}"
+
+
+@pytest.mark.parametrize("app", list(APP_SETTINGS))
 def test_app_image_runs_the_app_on_its_settings_port(app: str) -> None:
     instructions = _instructions(app)
     env = _env(instructions)
@@ -175,10 +184,10 @@ def test_detector_images_carry_node_and_the_npm_packages(app: str) -> None:
 
 
 def test_worker_js_ships_with_the_package() -> None:
-    # shared/vision/detector.py runs the worker from the installed package, so the images need it as package data.
+    # engines/vision/detector.py runs the worker from the installed package, so the images need it as package data.
     package_data = _pyproject()["tool"]["setuptools"]["package-data"]
-    relative = WORKER_JS.relative_to(ROOT / "services" / "vg")
-    assert any(relative.match(pattern) for pattern in package_data["services.vg"])
+    relative = WORKER_JS.relative_to(ROOT / "engines" / "vision")
+    assert any(relative.match(pattern) for pattern in package_data["engines.vision"])
 
 
 def test_llm_cpu_image_runs_llama_server_as_the_embedded_runner_does() -> None:

@@ -48,7 +48,7 @@ def _settings_classes_in_source() -> set[str]:
     found: dict[str, str] = {}
     bases = set(SETTINGS_BASES)
     trees = []
-    for package in ("shared", "services", "gateway", "gmner"):
+    for package in ("shared", "engines", "services", "gateway", "gmner"):
         for path in sorted((REPO_ROOT / package).rglob("*.py")):
             module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
             trees.append((module, ast.parse(path.read_text(encoding="utf-8"))))

@@ -18,7 +18,7 @@ from httpx_sse import aconnect_sse
 from gateway.router import router
 from gateway.streaming import events
 from gmner.client import AsyncGMNERClient, GMNERAPIError
-from shared.app import create_app
+from shared.base_app import create_base_app
 from shared.protocol.gateway import GMNERResponse, Task
 from shared.protocol.gateway_stream import StageEvent
 from shared.settings import AppSettings
@@ -137,7 +137,7 @@ def app() -> Iterator[FastAPI]:
         yield
         await serving.clients.aclose()
 
-    app = create_app(name="gateway", settings=AppSettings(), lifespan=lifespan, readiness=readiness)
+    app = create_base_app(name="gateway", settings=AppSettings(), lifespan=lifespan, readiness=readiness)
     app.include_router(router)
     yield app
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from engines.ner.crf_model import CONFIG_FILE
+from engines.ner.knowledge_parsing import parse_knowledge
 from gmner.cli import main
 from gmner.training.data import Post
 from gmner.training.knowledge_noise import NoiseConfig, noisy_copies, render_knowledge
 from gmner.training.synthetic import write_synthetic_dataset
-from services.ner.backends.crf import CONFIG_FILE
-from services.ner.backends.knowledge_parsing import parse_knowledge
 
 KNOWLEDGE = (
     "Named entities: 1. Nick Jonas (person/musician) 2. Demi Lovato (person/musician) Reasoning: both are singers."

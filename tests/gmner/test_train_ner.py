@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from engines.ner.crf_model import CONFIG_FILE
 from gmner.cli import main
 from gmner.training.data import load_split, read_conll, read_knowledge
 from gmner.training.metrics import score_tags, tag_spans
 from gmner.training.synthetic import write_synthetic_dataset
-from services.ner.backends.crf import CONFIG_FILE, CRFNERBackend
+from services.ner.backends.crf import CRFNERBackend
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_train_ner_without_knowledge_trains_the_plain_variant_only(data_dir: Pat
     assert list(config["variants"]) == ["plain"]
     assert config["variants"]["plain"]["use_knowledge"] is False and config["variants"]["plain"]["reranker"] is False
     backend = CRFNERBackend(out)
-    assert backend.pick_variant(True).name == "plain"  # the only variant serves requests with knowledge too
+    assert backend.model.pick_variant(True).name == "plain"  # the only variant serves requests with knowledge too
 
 
 def test_train_ner_refuses_bad_arguments(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gmner.embedded.settings import EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack, StackError
-from shared.apps import STAGES
+from shared.app_registry import STAGES
 from tests.conftest import closed_port_url, free_port
 
 # Generous time limits: a 2-core CI machine runs the LLM, four models and the tests at once, and a test

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.overlay_router import STATIC_DIR, page_router
 from gateway.router import router
-from shared.app import create_app
+from shared.base_app import create_base_app
 from shared.settings import AppSettings
 from tests.conftest import free_port
 from tests.gateway.test_serving_unit import FakeStages, make_serving
@@ -53,7 +53,7 @@ def gateway() -> Iterator[str]:
     async def readiness(_: FastAPI) -> dict[str, str]:
         return {"gateway": "ok"}
 
-    app = create_app(name="gateway", settings=AppSettings(log_json=False), lifespan=lifespan, readiness=readiness)
+    app = create_base_app(name="gateway", settings=AppSettings(log_json=False), lifespan=lifespan, readiness=readiness)
     app.include_router(router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

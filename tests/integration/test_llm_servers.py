@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engines.llm.cache import LLMCache
+from engines.llm.client import LLMClient
 from gmner.embedded.llm_model import GEMMA
 from gmner.embedded.llm_server import LLAMA_CPP_PYTHON, LLAMA_SERVER, find_llama_server, llm_server_command
 from gmner.embedded.settings import EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack
-from shared.llm.cache import LLMCache
-from shared.llm.client import LLMClient
 from shared.settings import LLMSettings
 from tests.conftest import REDIS_URL, free_port
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engines.llm.entity_list import descriptions_by_name, name_key
 from gmner.embedded.stack import EmbeddedStack
-from shared.llm.entity_list import descriptions_by_name, name_key
 from tests.conftest import image_bytes
 from tests.integration.conftest import down, extra_gateway, metric_value
 

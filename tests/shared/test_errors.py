@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from shared.app import create_app
+from shared.base_app import create_base_app
 from shared.errors import (
     HTTP_STATUS,
     APIError,
@@ -55,7 +55,7 @@ def client() -> Iterator[TestClient]:
     async def readiness(_: FastAPI) -> dict[str, str]:
         return {"model": "ok"}
 
-    app = create_app(name="tiny", settings=AppSettings(max_inflight=4), lifespan=lifespan, readiness=readiness)
+    app = create_base_app(name="tiny", settings=AppSettings(max_inflight=4), lifespan=lifespan, readiness=readiness)
 
     @app.get("/raise/{name}")
     async def raise_error(name: str) -> None:
@@ -179,7 +179,7 @@ def test_no_raise_site_picks_a_status_by_hand() -> None:
     by_hand = re.compile(r"\bAPIError\(\s*\d{3}")
     found = [
         f"{path.relative_to(root)}"
-        for folder in ("shared", "gateway", "services", "gmner")
+        for folder in ("shared", "engines", "gateway", "services", "gmner")
         for path in (root / folder).rglob("*.py")
         if by_hand.search(path.read_text(encoding="utf-8"))
     ]

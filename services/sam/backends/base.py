@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.vision.pipeline import VisualBackend
+from engines.vision.pipeline import VisualBackend
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from pycocotools import mask as mask_utils
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from engines.vision.pipeline import VisualPipeline
 from services.sam.backends.base import MaskResult, SegmentBackend, SegmentOutput
 from services.sam.backends.decoder import predict_masks
 from services.sam.embeddings import ImageEmbedding, embedding_cache
 from services.sam.settings import SamSettings
 from shared.images import DecodedImage
 from shared.metrics import EMBEDDING_CACHE
-from shared.vision.pipeline import VisualPipeline
 
 if TYPE_CHECKING:
     from pycocotools import _EncodedRLE

@@ -8,8 +8,8 @@ from services.ve.settings import VESettings
 
 def load_backend(settings: VESettings) -> VEBackend:
     if settings.backend == "detector":
+        from engines.vision.evidence_cache import EvidenceCache
         from services.ve.backends.detector import DetectorVEBackend
-        from shared.vision.evidence_cache import EvidenceCache
 
         return DetectorVEBackend(
             settings.detector,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from engines.vision.pipeline import VisualBackend, VisualPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import Entailment, VisualExpression
-from shared.vision.pipeline import VisualBackend, VisualPipeline
 
 InputT = TypeVar("InputT")
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engines.vision.expressions import fill
 from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import VisualExpression
-from shared.vision.expressions import fill
 
 CLIP_THRESHOLD = 0.25
 SIGLIP_THRESHOLD = 0.1

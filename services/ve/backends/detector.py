@@ -1,7 +1,7 @@
 """VE from the same evidence and the same decisions as the VG `detector` backend (the bundled COCO-80 detector,
-OCR where it can help, and the post's text when the client sends it): `shared.vision.grounder.decide`.
+OCR where it can help, and the post's text when the client sends it): `engines.vision.grounder.decide`.
 
-What an expression's entity is comes from its description (`shared.vision.class_match`: "Bruno (PER) – a
+What an expression's entity is comes from its description (`engines.vision.class_match`: "Bruno (PER) – a
 golden retriever" is looked for as a dog), the NER type only as a prior. The score of an expression is the
 confidence of what decided its region: the detection's (CenterNet's confidence), the OCR line's (confidence x
 spelling ratio), or the main-subject fallback's fixed score; so scores of all types are on one scale.
@@ -13,15 +13,15 @@ capped just under the threshold: the fallback never makes an entity groundable b
 
 from __future__ import annotations
 
+from engines.vision.detector import DetectorConfig, DetectorWorker
+from engines.vision.evidence import VisualEvidence
+from engines.vision.evidence_cache import EvidenceCache
+from engines.vision.grounder import GroundingConfig, decide
+from engines.vision.ocr import OCRConfig, TextReader
 from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
-from shared.vision.detector import DetectorConfig, DetectorWorker
-from shared.vision.evidence import VisualEvidence
-from shared.vision.evidence_cache import EvidenceCache
-from shared.vision.grounder import GroundingConfig, decide
-from shared.vision.ocr import OCRConfig, TextReader
 
 Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
 

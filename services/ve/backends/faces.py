@@ -7,11 +7,11 @@ shows (this backend cannot see places, logos or objects). `groundable = score >=
 
 from __future__ import annotations
 
+from engines.vision.faces import FaceDetectorConfig, PersonDetector
 from services.ve.backends.base import VEPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
-from shared.vision.faces import FaceDetectorConfig, PersonDetector
 
 
 class FacesVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):

@@ -13,12 +13,12 @@ import math
 
 import httpx
 
+from engines.vision.expressions import fill
+from engines.vision.vlm import ChatAnswer, EncodedImage, VisionChatClient, VLMConfig, VLMError
 from services.ve.backends.base import VEBackend, entailments
 from shared.errors import StageUnavailable
 from shared.images import DecodedImage
 from shared.protocol.visual import Entailment, VisualExpression
-from shared.vision.expressions import fill
-from shared.vision.vlm import ChatAnswer, EncodedImage, VisionChatClient, VLMConfig, VLMError
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from services.vg.settings import VGSettings
 
 def load_backend(settings: VGSettings) -> VGBackend:
     if settings.backend == "detector":
+        from engines.vision.evidence_cache import EvidenceCache
         from services.vg.backends.detector import DetectorVGBackend
-        from shared.vision.evidence_cache import EvidenceCache
 
         return DetectorVGBackend(
             settings.detector,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+from engines.vision.boxes import Box, clip_box, is_degenerate, round_box
+from engines.vision.pipeline import VisualBackend, VisualPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
-from shared.vision.boxes import Box, clip_box, is_degenerate, round_box
-from shared.vision.pipeline import VisualBackend, VisualPipeline
 
 InputT = TypeVar("InputT")
 Scored = tuple[Box | None, float]

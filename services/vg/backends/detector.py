@@ -1,7 +1,7 @@
 """The embedded default: boxes from the bundled COCO-80 detector, OCR where it can help, and the post's text
-when the client sends it, decided by `shared.vision.grounder.decide` (the same decisions VE makes).
+when the client sends it, decided by `engines.vision.grounder.decide` (the same decisions VE makes).
 
-What to look for comes from the expression's description (`shared.vision.class_match`): "Bruno (PER) – a
+What to look for comes from the expression's description (`engines.vision.class_match`): "Bruno (PER) – a
 golden retriever" is grounded to the dog, "Yamaha (ORG) – a Japanese motorcycle maker" to the motorcycle in
 view, "Kentucky Derby (MISC) – a horse race" to nothing. Persons: a name the post places elsewhere gets no
 box; several names share the detected people by a name written near a person, a position in the text, the
@@ -11,15 +11,15 @@ with `grounding.ambiguous = "abstain"`). Animals and artworks no class matches: 
 
 from __future__ import annotations
 
+from engines.vision.boxes import clip_box, is_degenerate, round_box
+from engines.vision.detector import DetectorConfig, DetectorWorker
+from engines.vision.evidence import VisualEvidence
+from engines.vision.evidence_cache import EvidenceCache
+from engines.vision.grounder import Decision, GroundingConfig, decide
+from engines.vision.ocr import OCRConfig, TextReader
+from engines.vision.pipeline import VisualPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
-from shared.vision.boxes import clip_box, is_degenerate, round_box
-from shared.vision.detector import DetectorConfig, DetectorWorker
-from shared.vision.evidence import VisualEvidence
-from shared.vision.evidence_cache import EvidenceCache
-from shared.vision.grounder import Decision, GroundingConfig, decide
-from shared.vision.ocr import OCRConfig, TextReader
-from shared.vision.pipeline import VisualPipeline
 
 Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
 

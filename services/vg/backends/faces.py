@@ -12,11 +12,11 @@ Non-PER entities get null, or the whole image with score 0 (`faces_non_per="imag
 
 from __future__ import annotations
 
+from engines.vision.faces import FaceDetectorConfig, Person, PersonBoxRule, PersonDetector
 from services.vg.backends.base import Scored, VGPipeline
 from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
-from shared.vision.faces import FaceDetectorConfig, Person, PersonBoxRule, PersonDetector
 
 
 class FacesVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):

@@ -15,11 +15,11 @@ import re
 from abc import abstractmethod
 from typing import Any
 
+from engines.vision.boxes import Box
+from engines.vision.expressions import fill
 from services.vg.backends.base import Scored, VGPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import VisualExpression
-from shared.vision.boxes import Box
-from shared.vision.expressions import fill
 
 
 def _corners(cx: float, cy: float, w: float, h: float, sx: float, sy: float) -> Box:

@@ -20,13 +20,13 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engines.vision.boxes import Box
+from engines.vision.expressions import fill
+from engines.vision.vlm import EncodedImage, VisionChatClient, VLMConfig, VLMError
 from services.vg.backends.base import Scored, VGBackend, to_grounding
 from shared.errors import StageUnavailable
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
-from shared.vision.boxes import Box
-from shared.vision.expressions import fill
-from shared.vision.vlm import EncodedImage, VisionChatClient, VLMConfig, VLMError
 
 logger = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from engines.llm.cache import LLMCache
+from engines.llm.client import LLMClient
+from engines.llm.prompting import first_sentence
 from services.expansion.app import create_app
 from services.expansion.prompt import FEW_SHOT, QUESTION, build_expansion_prompt, referring_expression
 from services.expansion.serving import ServingExpansion
 from services.expansion.settings import ExpansionSettings
 from shared.errors import APIError
-from shared.llm.cache import LLMCache
-from shared.llm.client import LLMClient
-from shared.llm.prompting import first_sentence
 from shared.protocol.common import EntityRef, EntityType
 from shared.protocol.expansion import ExpandRequest
 from shared.settings import LLMSettings

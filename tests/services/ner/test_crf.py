@@ -9,15 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engines.ner.crf_features import sentence_features
+from engines.ner.crf_model import CONFIG_FILE
+from engines.ner.crf_rerank import TreeEnsemble, choose_spans
+from engines.ner.gazetteer import Gazetteer
+from engines.ner.knowledge_match import match_knowledge, name_alternatives
+from engines.ner.knowledge_parsing import coarse_type, parse_knowledge
+from engines.ner.words import tweet_words
 from gmner.training.crf_recipe import CRFRecipeConfig, train_crf_ner
 from gmner.training.synthetic import write_synthetic_dataset
 from services.ner.backends import load_backend
-from services.ner.backends.crf import CONFIG_FILE, CRFNERBackend, tweet_words
-from services.ner.backends.crf_features import sentence_features
-from services.ner.backends.crf_rerank import TreeEnsemble, choose_spans
-from services.ner.backends.gazetteer import Gazetteer
-from services.ner.backends.knowledge_match import match_knowledge, name_alternatives
-from services.ner.backends.knowledge_parsing import coarse_type, parse_knowledge
+from services.ner.backends.crf import CRFNERBackend
 from services.ner.settings import NERSettings
 from shared.protocol.common import EntityType
 
@@ -185,7 +187,7 @@ def test_raw_posts_get_entities_without_the_attached_symbols(trained_model: Path
 
 def test_trained_model_without_knowledge_uses_the_plain_variant(trained_model: Path) -> None:
     backend = CRFNERBackend(trained_model)
-    assert backend.pick_variant(False).name == "plain" and backend.pick_variant(True).name == "knowledge"
+    assert backend.model.pick_variant(False).name == "plain" and backend.model.pick_variant(True).name == "knowledge"
     # The text alone never says what an invented word is: nothing to tag, and no error.
     assert isinstance(backend("i saw blorptang yesterday"), list)
     assert backend("") == [] and backend("   ") == []

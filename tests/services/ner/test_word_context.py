@@ -10,16 +10,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engines.ner.crf_model import CONFIG_FILE
+from engines.ner.crf_rerank import SpanFeaturizer, candidates
+from engines.ner.knowledge.embedder import SentenceEmbedder
+from engines.ner.knowledge_match import match_knowledge
+from engines.ner.spacy_features import load_feature_spacy, spacy_tags
+from engines.ner.word_context import CONTEXT_FILE, WordContext, WordEncoder, span_vector
 from gmner.training.crf_recipe import CRFRecipeConfig, train_crf_ner
 from gmner.training.data import load_split
 from gmner.training.metrics import score_spans, tag_spans
 from gmner.training.synthetic import write_synthetic_dataset
-from services.ner.backends.crf import CONFIG_FILE, CRFNERBackend
-from services.ner.backends.crf_rerank import SpanFeaturizer, candidates
-from services.ner.backends.knowledge_match import match_knowledge
-from services.ner.backends.spacy_features import load_feature_spacy, spacy_tags
-from services.ner.backends.word_context import CONTEXT_FILE, WordContext, WordEncoder, span_vector
-from services.ner.knowledge.embedder import SentenceEmbedder
+from services.ner.backends.crf import CRFNERBackend
 from shared.protocol.common import EntityType
 from tests.tiny_models import save_tiny_bert
 
@@ -110,16 +111,16 @@ def test_crf_model_trained_with_contextual_vectors_serves_them(tmp_path: Path, t
         assert report["variants"]["knowledge"]["contextual_vectors"] is True
     assert "without_contextual_vectors" in report["variants"]["knowledge"]["dev"]
     backend = CRFNERBackend(out)
-    assert backend.word_context is not None and backend.word_context.encoder.encoder == tiny_encoder
-    assert backend.pick_variant(True).needs_vectors
+    assert backend.model.word_context is not None and backend.model.word_context.encoder.encoder == tiny_encoder
+    assert backend.model.pick_variant(True).needs_vectors
     # Serving computes the same vectors and features as training: the dev posts score what the recipe reported.
-    variant = backend.pick_variant(True)
+    variant = backend.model.pick_variant(True)
     dev = load_split(tmp_path / "data", "dev").posts
     predicted = []
     for post in dev:
-        tags = spacy_tags(backend.nlp, [post.words])[0]
-        vectors = backend.word_context([post.words])[0]
-        predicted.append(set(variant.predict(post.words, tags, post.knowledge, backend.gazetteer, None, vectors)))
+        tags = spacy_tags(backend.model.nlp, [post.words])[0]
+        vectors = backend.model.word_context([post.words])[0]
+        predicted.append(set(variant.predict(post.words, tags, post.knowledge, backend.model.gazetteer, None, vectors)))
     served = score_spans([tag_spans(p.tags) for p in dev], predicted)
     assert served.as_dict()["f1"] == pytest.approx(report["variants"]["knowledge"]["dev"]["selected"]["f1"], abs=0.5)
     text = "i saw blorptang yesterday"
@@ -143,7 +144,7 @@ def test_contextual_vectors_are_dropped_where_they_do_not_beat_the_margin_on_dev
     assert knowledge["contextual_vectors"] is False and knowledge["contextual_crf"] is False
     assert knowledge["dev"]["with_contextual_vectors"]["f1"] == knowledge["dev"]["without_contextual_vectors"]["f1"]
     assert not (out / CONTEXT_FILE).exists()
-    assert CRFNERBackend(out).word_context is None
+    assert CRFNERBackend(out).model.word_context is None
 
 
 def test_bundled_minilm_reads_a_word_by_its_context() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from engines.vision.vlm import VLMConfig
 from services.ve.app import create_app
 from services.ve.settings import VESettings
-from shared.vision.vlm import VLMConfig
 from tests.visual_testing import chat_completion, expr, fake_vlm_server, free_port_url, image_url_of, question_of
 
 

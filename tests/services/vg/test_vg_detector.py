@@ -13,16 +13,16 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data
 
+from engines.vision.boxes import iou
+from engines.vision.detector import DetectorConfig, DetectorMissing, DetectorWorker
+from engines.vision.grounder import GroundingConfig
+from engines.vision.ocr import OCRConfig
 from services.ve.app import create_app as create_ve
 from services.ve.backends.detector import DetectorVEBackend
 from services.ve.settings import VESettings
 from services.vg.app import create_app as create_vg
 from services.vg.backends.detector import DetectorVGBackend
 from services.vg.settings import VGSettings
-from shared.vision.boxes import iou
-from shared.vision.detector import DetectorConfig, DetectorMissing, DetectorWorker
-from shared.vision.grounder import GroundingConfig
-from shared.vision.ocr import OCRConfig
 from tests.visual_testing import astronaut, b64, expr, png_bytes, side_by_side
 
 # Drawn by hand over the photos (checked by plotting them): the motorcycle of scikit-image's stereo pair

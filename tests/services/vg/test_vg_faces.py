@@ -7,12 +7,12 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
+from engines.vision.boxes import intersection, iou
+from engines.vision.faces import Person, PersonBoxRule
 from services.vg.app import create_app
 from services.vg.backends.faces import assign_people
 from services.vg.settings import VGSettings
 from shared.protocol.visual import MAX_ITEMS_PER_CALL, VisualExpression
-from shared.vision.boxes import intersection, iou
-from shared.vision.faces import Person, PersonBoxRule
 from tests.visual_testing import ASTRONAUT_FACE, ASTRONAUT_PERSON, b64, expr, png_bytes, two_people
 
 

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from engines.vision.vlm import VLMConfig
 from services.vg.app import create_app
 from services.vg.backends.vlm import BOX_SCHEMA, BoxAnswer, parse_box_answer
 from services.vg.settings import VGSettings
-from shared.vision.vlm import VLMConfig
 from tests.visual_testing import chat_completion, expr, fake_vlm_server, free_port_url, image_url_of, question_of
 
 

@@ -1,0 +1,1 @@
+"""Not an app: the settings base and the serving base of the two visual stages answering per expression (VE, VG)."""

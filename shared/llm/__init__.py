@@ -1,1 +1,0 @@
-"""OpenAI-compatible LLM client with a Redis cache of its outputs."""

@@ -1,1 +1,0 @@
-"""Helpers shared by the visual stages: boxes, the bundled person detector, and the VLM client."""
