@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -11,17 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
 from engines.llm.cache import LLMCache, cache_key
-from shared.metrics import LLM_CANCELLED, LLM_COALESCED, LLM_LATENCY
-from shared.retry import RetryPolicy, send_with_retries
+from engines.llm.openai_api import OpenAIAPIError, OpenAICompatibleAPI
+from shared.metrics import LLM_CANCELLED, LLM_COALESCED
 from shared.settings import LLMSettings
 
 logger = logging.getLogger(__name__)
 
 
-class LLMError(Exception):
+class LLMError(OpenAIAPIError):
     """The LLM server could not give an answer (down, timed out, or a malformed reply)."""
 
 
@@ -55,13 +53,7 @@ class LLMClient:
     def __init__(self, settings: LLMSettings, cache: LLMCache, *, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.cache = cache
-        self._client = client or httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/") + "/",
-            timeout=httpx.Timeout(settings.timeout_s),
-            headers={"Authorization": f"Bearer {settings.api_key}"},
-        )
-        # OpenAI-compatible servers send no Retry-After worth waiting for: a short backoff, then the next try.
-        self._retry = RetryPolicy(retries=settings.retries, backoff_s=0.2, honour_retry_after=False)
+        self._api = OpenAICompatibleAPI(settings, app=cache.app, name="LLM", error=LLMError, client=client)
         self._inflight: dict[str, _Flight] = {}
         self.coalesced = {"process": 0, "redis": 0}
 
@@ -70,7 +62,7 @@ class LLMClient:
             if flight.cancel_at is not None:  # in its grace: nobody will come back for it now
                 flight.cancel_at.cancel()
                 self._cancel(key, flight)
-        await self._client.aclose()
+        await self._api.aclose()
         await self.cache.aclose()
 
     async def complete(
@@ -191,86 +183,15 @@ class LLMClient:
         LLM_COALESCED.labels(self.cache.app, scope).inc()
 
     async def ready(self, timeout_s: float = 2.0) -> bool:
-        try:
-            response = await self._client.get("models", timeout=timeout_s)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return await self._api.ready(timeout_s)
 
     async def _call(self, prompt: Any, params: dict[str, Any]) -> str:
-        # Streamed (`stream: true`), though only the whole text is used: a server learns that its client left
-        # when it writes to a closed connection, which a streamed answer does at every token. Measured with
-        # llama-server (deploy/load/abandoned_posts.py --direct): non-streamed completions whose clients closed
-        # their connections after 0.5 s were all generated to their end; llama-cpp-python's server likewise
-        # only looks between streamed chunks. A server that answers in one JSON body anyway is read as before.
-        body: dict[str, Any] = {"model": self.settings.model, **params, "stream": True}
+        body: dict[str, Any] = {"model": self.settings.model, **params}
         if not body["stop"]:
             del body["stop"]
-        if self.settings.api == "chat":
+        chat = self.settings.api == "chat"
+        if chat:
             path, body["messages"] = "chat/completions", prompt
         else:
             path, body["prompt"] = "completions", prompt
-        started = time.perf_counter()
-
-        async def send(_: float | None) -> httpx.Response:
-            return await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
-
-        try:
-            # httpx's timeout is per read, and a streamed answer reads often: the whole call is bounded here.
-            async with asyncio.timeout(self.settings.timeout_s):
-                response = await send_with_retries(send, self._retry)
-                try:
-                    text = await self._read_answer(response)
-                finally:
-                    await response.aclose()
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise LLMError(f"LLM timed out after {self.settings.timeout_s}s") from exc
-        except httpx.TransportError as exc:
-            raise LLMError(f"LLM unreachable: {exc}") from exc
-        LLM_LATENCY.labels(self.cache.app).observe(time.perf_counter() - started)
-        return text
-
-    async def _read_answer(self, response: httpx.Response) -> str:
-        if response.status_code >= 400:
-            await response.aread()
-            if response.status_code in self._retry.statuses:
-                raise LLMError(f"LLM unreachable: LLM answered {response.status_code}")
-            raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            await response.aread()
-            try:
-                payload = response.json()
-            except ValueError as exc:
-                raise LLMError(f"malformed LLM answer (not JSON): {response.text[:200]}") from exc
-            return _extract_text(payload, self.settings.api)
-        parts: list[str] = []
-        async for event in EventSource(response).aiter_sse():
-            if event.data.strip() == "[DONE]":
-                break
-            try:
-                chunk = json.loads(event.data)
-            except ValueError as exc:
-                raise LLMError(f"malformed LLM stream event: {event.data[:200]}") from exc
-            parts.append(_chunk_text(chunk, self.settings.api))
-        return "".join(parts).strip()
-
-
-def _chunk_text(chunk: Any, api: str) -> str:
-    """The text of one streamed chunk: `choices[0].text` (completions) or `choices[0].delta.content` (chat)."""
-    if isinstance(chunk, dict) and "error" in chunk:
-        raise LLMError(f"LLM failed while answering: {str(chunk['error'])[:200]}")
-    try:
-        choice = chunk["choices"][0] if chunk["choices"] else {}
-        text = choice.get("delta", {}).get("content") if api == "chat" else choice.get("text")
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise LLMError(f"malformed LLM stream event: {str(chunk)[:200]}") from exc
-    return text or ""
-
-
-def _extract_text(body: dict[str, Any], api: str) -> str:
-    try:
-        choice = body["choices"][0]
-        text = choice["message"]["content"] if api == "chat" else choice["text"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise LLMError(f"malformed LLM answer: {str(body)[:200]}") from exc
-    return (text or "").strip()
+        return await self._api.post_streamed_text(path, body, chat=chat)

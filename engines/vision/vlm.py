@@ -1,7 +1,8 @@
 """A small client for an OpenAI-compatible chat server with image input (e.g. Qwen2.5-VL served by vLLM).
 
 The image travels as a `data:` URL in an `image_url` content part, re-encoded as JPEG at a bounded size,
-once per call (the text LLM client in `shared.llm` has no image parts, hence this one).
+once per call. The transport (retries, timeouts, readiness, errors) is the text LLM's:
+`engines.llm.openai_api`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import base64
 import io
 import logging
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,7 @@ import httpx
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.metrics import LLM_LATENCY
-from shared.retry import RetryPolicy, send_with_retries
+from engines.llm.openai_api import OpenAIAPIError, OpenAICompatibleAPI
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class VLMConfig(BaseModel):
     )
 
 
-class VLMError(Exception):
+class VLMError(OpenAIAPIError):
     """The VLM server gave no usable answer (down, timed out, refused, or an answer without a message)."""
 
 
@@ -114,23 +113,14 @@ class VisionChatClient:
     def __init__(self, config: VLMConfig, *, app: str, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.app = app
-        self._client = client or httpx.AsyncClient(
-            base_url=config.base_url.rstrip("/") + "/",
-            timeout=httpx.Timeout(config.timeout_s),
-            headers={"Authorization": f"Bearer {config.api_key}"},
-        )
+        self._api = OpenAICompatibleAPI(config, app=app, name="VLM", error=VLMError, client=client)
         self._semaphore = asyncio.Semaphore(config.concurrency)
-        self._retry = RetryPolicy(retries=config.retries, backoff_s=0.2, honour_retry_after=False)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._api.aclose()
 
     async def ready(self) -> bool:
-        try:
-            response = await self._client.get("models", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return await self._api.ready()
 
     def encode(self, image: Image.Image) -> EncodedImage:
         return encode_image(
@@ -169,27 +159,8 @@ class VisionChatClient:
             body["logprobs"] = True
             body["top_logprobs"] = logprobs
         async with self._semaphore:
-            payload = await self._post(body)
+            payload = await self._api.post_json("chat/completions", body)
         return _parse_answer(payload)
-
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            response = await send_with_retries(lambda _: self._client.post("chat/completions", json=body), self._retry)
-        except httpx.TimeoutException as exc:
-            raise VLMError(f"the VLM did not answer within {self.config.timeout_s}s") from exc
-        except httpx.TransportError as exc:
-            raise VLMError(f"the VLM is unreachable: {type(exc).__name__}") from exc
-        if response.status_code in self._retry.statuses:
-            raise VLMError(f"the VLM answered {response.status_code} (busy or unavailable)")
-        if response.status_code >= 400:
-            raise VLMError(f"the VLM answered {response.status_code}: {response.text[:200]}")
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise VLMError("the VLM answered something that is not JSON") from exc
-        LLM_LATENCY.labels(self.app).observe(time.perf_counter() - started)
-        return payload if isinstance(payload, dict) else {}
 
 
 def _parse_answer(payload: dict[str, Any]) -> ChatAnswer:
