@@ -82,6 +82,22 @@ class VisualPipeline(VisualBackend[ItemsT, OutputT], Generic[ItemsT, InputT, Mod
         return await asyncio.to_thread(self, image, items, text)
 
 
+# What a model that needs no preparing reads: the decoded image, the items and the post's text (None when the
+# client sent none).
+PostInputs = tuple[DecodedImage, ItemsT, str | None]
+
+
+class PassesInputs(Generic[ItemsT]):
+    """`preprocess` for a `VisualPipeline` whose model reads its inputs as they are (`PostInputs`): list it first
+    among the bases, `class B(PassesInputs[Items], VEPipeline[PostInputs[Items]])`."""
+
+    def preprocess(self, image: DecodedImage, items: ItemsT) -> PostInputs[ItemsT]:
+        return image, items, None
+
+    def preprocess_post(self, image: DecodedImage, items: ItemsT, text: str | None) -> PostInputs[ItemsT]:
+        return image, items, text
+
+
 def _inference_mode() -> Any:
     # Not imported here: the default detector backends (Node, ONNX) never load torch, and importing it costs a
     # stage about 500 MB RSS. A torch backend has imported it by the time it runs.

@@ -18,15 +18,15 @@ from engines.vision.evidence import VisualEvidence
 from engines.vision.evidence_cache import EvidenceCache
 from engines.vision.grounder import GroundingConfig, decide
 from engines.vision.ocr import OCRConfig, TextReader
+from engines.vision.pipeline import PassesInputs, PostInputs
 from services.ve.backends.base import VEPipeline
-from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 
-Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
+Inputs = PostInputs[list[VisualExpression]]
 
 
-class DetectorVEBackend(VEPipeline[Inputs]):
+class DetectorVEBackend(PassesInputs[list[VisualExpression]], VEPipeline[Inputs]):
     name = "detector"
     default_threshold = 0.2
 
@@ -46,12 +46,6 @@ class DetectorVEBackend(VEPipeline[Inputs]):
         self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader, cache=cache)
         self.grounding = grounding or GroundingConfig()
         self.priors = dict(priors or {})
-
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
-        return image, expressions, None
-
-    def preprocess_post(self, image: DecodedImage, expressions: list[VisualExpression], text: str | None) -> Inputs:
-        return image, expressions, text
 
     def _forward(self, inputs: Inputs) -> list[float]:
         image, expressions, text = inputs

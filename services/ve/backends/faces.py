@@ -8,13 +8,13 @@ shows (this backend cannot see places, logos or objects). `groundable = score >=
 from __future__ import annotations
 
 from engines.vision.faces import FaceDetectorConfig, PersonDetector
+from engines.vision.pipeline import PassesInputs, PostInputs
 from services.ve.backends.base import VEPipeline
-from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 
 
-class FacesVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):
+class FacesVEBackend(PassesInputs[list[VisualExpression]], VEPipeline[PostInputs[list[VisualExpression]]]):
     name = "faces"
     default_threshold = 0.5
 
@@ -31,13 +31,8 @@ class FacesVEBackend(VEPipeline[tuple[DecodedImage, list[VisualExpression]]]):
         self.detector = detector or PersonDetector(config, device=device)
         self.priors = dict(priors or {})
 
-    def preprocess(
-        self, image: DecodedImage, expressions: list[VisualExpression]
-    ) -> tuple[DecodedImage, list[VisualExpression]]:
-        return image, expressions
-
-    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[float]:
-        image, expressions = inputs
+    def _forward(self, inputs: PostInputs[list[VisualExpression]]) -> list[float]:
+        image, expressions, _text = inputs
         # Only run the detector when some expression is a person.
         needs_people = any(e.type is EntityType.PER for e in expressions)
         people = self.detector.detect(image) if needs_people else []

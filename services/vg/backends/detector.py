@@ -17,14 +17,17 @@ from engines.vision.evidence import VisualEvidence
 from engines.vision.evidence_cache import EvidenceCache
 from engines.vision.grounder import Decision, GroundingConfig, decide
 from engines.vision.ocr import OCRConfig, TextReader
-from engines.vision.pipeline import VisualPipeline
+from engines.vision.pipeline import PassesInputs, PostInputs, VisualPipeline
 from shared.images import DecodedImage
 from shared.protocol.visual import Grounding, VisualExpression
 
-Inputs = tuple[DecodedImage, list[VisualExpression], str | None]
+Inputs = PostInputs[list[VisualExpression]]
 
 
-class DetectorVGBackend(VisualPipeline[list[VisualExpression], Inputs, list[Decision], list[Grounding]]):
+class DetectorVGBackend(
+    PassesInputs[list[VisualExpression]],
+    VisualPipeline[list[VisualExpression], Inputs, list[Decision], list[Grounding]],
+):
     name = "detector"
 
     def __init__(
@@ -42,12 +45,6 @@ class DetectorVGBackend(VisualPipeline[list[VisualExpression], Inputs, list[Deci
         self.min_score = min_score
         self.evidence = VisualEvidence(config, ocr, worker=worker, reader=reader, cache=cache)
         self.grounding = grounding or GroundingConfig()
-
-    def preprocess(self, image: DecodedImage, expressions: list[VisualExpression]) -> Inputs:
-        return image, expressions, None
-
-    def preprocess_post(self, image: DecodedImage, expressions: list[VisualExpression], text: str | None) -> Inputs:
-        return image, expressions, text
 
     def _forward(self, inputs: Inputs) -> list[Decision]:
         image, expressions, text = inputs

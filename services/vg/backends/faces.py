@@ -13,13 +13,13 @@ Non-PER entities get null, or the whole image with score 0 (`faces_non_per="imag
 from __future__ import annotations
 
 from engines.vision.faces import FaceDetectorConfig, Person, PersonBoxRule, PersonDetector
+from engines.vision.pipeline import PassesInputs, PostInputs
 from services.vg.backends.base import Scored, VGPipeline
-from shared.images import DecodedImage
 from shared.protocol.common import EntityType
 from shared.protocol.visual import VisualExpression
 
 
-class FacesVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):
+class FacesVGBackend(PassesInputs[list[VisualExpression]], VGPipeline[PostInputs[list[VisualExpression]]]):
     name = "faces"
 
     def __init__(
@@ -39,13 +39,8 @@ class FacesVGBackend(VGPipeline[tuple[DecodedImage, list[VisualExpression]]]):
         self.extra_per = extra_per
         self.non_per = non_per
 
-    def preprocess(
-        self, image: DecodedImage, expressions: list[VisualExpression]
-    ) -> tuple[DecodedImage, list[VisualExpression]]:
-        return image, expressions
-
-    def _forward(self, inputs: tuple[DecodedImage, list[VisualExpression]]) -> list[Scored]:
-        image, expressions = inputs
+    def _forward(self, inputs: PostInputs[list[VisualExpression]]) -> list[Scored]:
+        image, expressions, _text = inputs
         needs_people = any(e.type is EntityType.PER for e in expressions)
         people = self.detector.detect(image) if needs_people else []
         assigned = assign_people(people, expressions, self.extra_per)
