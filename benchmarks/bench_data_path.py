@@ -5,7 +5,8 @@ inside JSON (before) or as multipart bytes (after), for a 3-entity post.
 
 Starts the embedded stages on free ports (LLM server, NER, expansion, VE, VG, SAM: `EmbeddedStack`) and runs
 the gateway app in this process (Starlette's TestClient, so the upload to the gateway costs the same in both
-modes), switching `ServingGateway.stage_image_encoding` between "json" and "multipart" request by request.
+modes), switching `ServingGateway.stage_image` between `Base64StageImage` (below: the image as base64 inside the
+JSON, as the gateway sent it before) and the gateway's own multipart `StageImage`, request by request.
 Every request carries a fresh JPEG (one pixel changed), so no stage reuses a decoded image or an embedding; the
 LLM cache is warmed first. Sizes are megapixels: scikit-image's astronaut resized to 4:3 (0.26 = the 512x512
 original) with a little noise, so the JPEG (quality 90) is as large as a photograph's.
@@ -38,6 +39,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
+
+from gateway.serving import StageImage
+from shared.images import encode_base64
 
 TEXT = "Eileen Collins , Sally Ride and Mae Jemison smile for the camera"
 STAGE_ROUTES = {
@@ -49,6 +54,18 @@ STAGE_ROUTES = {
 }
 VISUAL = ("ve", "vg", "sam")
 MODES = ("json", "multipart")
+
+
+class Base64StageImage(StageImage):
+    """The image as base64 inside each stage call's JSON (`image_b64`), encoded once per request: the form the
+    stages still accept, and what the gateway sent before multipart."""
+
+    def __init__(self, data: bytes) -> None:
+        self.part = None
+        self._b64 = encode_base64(data)
+
+    def body(self, params: BaseModel, json_model: type[BaseModel]) -> BaseModel:
+        return json_model(image_b64=self._b64, **dict(params))
 
 
 def free_port() -> int:
@@ -114,7 +131,7 @@ def measure(stack_urls: dict[str, str], sizes: list[float], repeat: int) -> dict
             if digest in seen:
                 raise SystemExit("two requests had the same image bytes: the stages would answer from their caches")
             seen.add(digest)
-            serving.stage_image_encoding = mode
+            serving.stage_image = Base64StageImage if mode == "json" else StageImage
             stages_before = {s: stage_seconds(scrape, stack_urls[s], s, r) for s, r in STAGE_ROUTES.items()}
             sent_before = {s: local("gmner_stage_request_bytes_total", {"app": "gateway", "stage": s}) for s in VISUAL}
             gw_labels = {"app": "gateway", "route": "/v1/gmner"}

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
 
+from benchmarks.sam_per_box import PerBoxPredictor
 from services.sam.app import create_app
 from services.sam.backends import load_backend
 from services.sam.backends.predictor import PredictorBackend
@@ -136,9 +137,9 @@ def requests(settings: SamSettings, backend: PredictorBackend, image: Image.Imag
     counter = iter(range(1, 1_000_000))
     clients = {}
     for reuse in (True, False):
-        app_settings = settings.model_copy(update={"embedding_reuse": reuse})
-        app_backend = PredictorBackend.from_settings(model, backend.name, app_settings)
-        clients[reuse] = TestClient(create_app(app_settings, backend=app_backend)).__enter__()
+        # Reuse off: benchmarks/sam_per_box.py, the serving backend encoding the image once per box.
+        app_backend = (PredictorBackend if reuse else PerBoxPredictor).from_settings(model, backend.name, settings)
+        clients[reuse] = TestClient(create_app(settings, backend=app_backend)).__enter__()
     # Wall time and this process's CPU time (every thread: client, app, model): on a machine shared with
     # other jobs the CPU time moves much less than the wall time.
     wall: dict[tuple[bool, int], list[float]] = {(r, n): [] for r in (True, False) for n in (1, 3, 6)}

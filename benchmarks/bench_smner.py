@@ -2,7 +2,8 @@
 
     python benchmarks/bench_smner.py [--repeat 3] [--image photo.jpg]
 
-Starts the whole embedded stack twice (GMNER_SAM_EMBEDDING_REUSE=true, then false) on free ports. Each post
+Starts the whole embedded stack twice on free ports: as it is, then with SAM encoding the image once per box
+(benchmarks/sam_per_box.py, put in the SAM process through PYTHONPATH). Each post
 is sent with a fresh copy of the image (one pixel changed) so SAM cannot reuse an embedding across requests,
 only across the boxes of one request. LLM outputs are warmed first, so the numbers are the visual path plus
 cached text stages. Prints milliseconds; nothing is asserted.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import socket
 import statistics
 import tempfile
@@ -77,7 +79,11 @@ def run_stack(reuse: bool, base: np.ndarray, repeat: int, counter: list[int]) ->
 
     names = ("gateway", "ner", "expansion", "ve", "vg", "sam", "llm")
     settings = EmbeddedSettings(log_dir=Path(tempfile.mkdtemp()), **{f"{n}_port": free_port() for n in names})
-    env = {"GMNER_SAM_EMBEDDING_REUSE": str(reuse).lower(), "GMNER_LLM_CACHE_PREFIX": f"gmner:bench:{uuid.uuid4()}:"}
+    env = {"GMNER_LLM_CACHE_PREFIX": f"gmner:bench:{uuid.uuid4()}:"}
+    if not reuse:
+        repo = Path(__file__).resolve().parents[1]
+        site = repo / "benchmarks" / "sam_per_box_site"
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(repo), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     with EmbeddedStack(settings, extra_env=env) as stack:
         return measure(stack.gateway_url, base, repeat, counter)
 

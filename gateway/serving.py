@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from gateway.progress import BOXES, ENTITIES, EXPRESSIONS, GROUNDABILITY, MASKS,
 from gateway.settings import GatewaySettings
 from shared.errors import StageUnavailable, error_for_status
 from shared.http import StageClient, StageError
-from shared.images import DecodedImage, decode_image, encode_base64
+from shared.images import DecodedImage, decode_image
 from shared.limits import TEXT_LIMITS
 from shared.protocol.common import Entity, EntityRef, RLEMask
 from shared.protocol.expansion import MAX_EXPAND_ENTITIES, ExpandRequest, ExpandResponse
@@ -44,7 +44,6 @@ ResponseT = TypeVar("ResponseT", bound=BaseModel)
 # How the image goes to VE, VG and SAM. `multipart`: the uploaded bytes as they are, beside the params' JSON
 # (see `shared/protocol/visual.py`). `json`: base64 inside the JSON body, as before multipart existed (33% more
 # bytes, an encode here and a decode in every stage): for stages older than that, and the benchmark's baseline.
-StageImageEncoding = Literal["multipart", "json"]
 
 
 @dataclass
@@ -103,18 +102,32 @@ class Deadline:
         return time.monotonic() >= self.ends
 
 
+class StageImage:
+    """The post's image as the visual stages get it: the uploaded bytes as a multipart part, beside the JSON of
+    the call's parameters (`shared/image_request.py` reads it on the other side)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.part: bytes | None = data
+
+    def body(self, params: BaseModel, json_model: type[BaseModel]) -> BaseModel:
+        """The call's JSON: the parameters alone (the image travels as `part`)."""
+        return params
+
+
 class ServingGateway:
+    # How the image travels to VE, VG and SAM. A class, not a setting: benchmarks/bench_data_path.py swaps in the
+    # base64-in-JSON form to measure what multipart saves.
+    stage_image: type[StageImage] = StageImage
+
     def __init__(
         self,
         settings: GatewaySettings,
         clients: StageClients,
         image_limits: ImageLimits,
-        stage_image_encoding: StageImageEncoding = "multipart",
     ) -> None:
         self.settings = settings
         self.clients = clients
         self.image_limits = image_limits
-        self.stage_image_encoding = stage_image_encoding
 
     async def decode(self, post: Post) -> DecodedImage | None:
         """The post's image decoded with every limit checked (4xx otherwise), or None without an image."""
@@ -232,7 +245,7 @@ class ServingGateway:
             return self._set_reason(states, VisualReason.NO_IMAGE)
         if clients.ve is None or clients.vg is None:
             return self._set_reason(states, VisualReason.NOT_IMPLEMENTED)
-        image = _StageImage(post.image, self.stage_image_encoding)
+        image = self.stage_image(post.image)
 
         expressions = [self._visual_expression(s) for s in states]
         entail = await self._call(
@@ -311,7 +324,7 @@ class ServingGateway:
         client: StageClient,
         path: str,
         body: BaseModel,
-        image: _StageImage,
+        image: StageImage,
         response_model: type[ResponseT],
         timeout_s: float,
         deadline: Deadline,
@@ -356,19 +369,6 @@ class ServingGateway:
     def _set_reason(states: list[EntityState], reason: VisualReason) -> None:
         for state in states:
             state.reason = reason
-
-
-class _StageImage:
-    """The post's image as the visual stages get it: a multipart part, or base64 encoded once per request."""
-
-    def __init__(self, data: bytes, encoding: StageImageEncoding) -> None:
-        self.part = data if encoding == "multipart" else None
-        self._b64 = encode_base64(data) if encoding == "json" else None
-
-    def body(self, params: BaseModel, json_model: type[BaseModel]) -> BaseModel:
-        if self._b64 is None:
-            return params
-        return json_model(image_b64=self._b64, **dict(params))
 
 
 def _ms(started: float) -> float:

@@ -39,10 +39,6 @@ class SamSettings(AppSettings):
         ge=0,
         description="Image embeddings kept per image (SHA-256 of the bytes), in MB of tensors; 0 disables the LRU.",
     )
-    embedding_reuse: bool = Field(
-        default=True,
-        description="Encode an image once for all its boxes; false re-encodes per box (only to measure the saving).",
-    )
     multimask_output: bool = Field(
         default=False,
         description="Ask SAM for three candidate masks per box and keep the one with the highest predicted IoU.",

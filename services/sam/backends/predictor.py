@@ -60,7 +60,6 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
         name: str,
         device: str = "cpu",
         embedding_cache_bytes: int = 256 * 1024 * 1024,
-        embedding_reuse: bool = True,
         multimask_output: bool = False,
         decode_max_pixels: int = 64_000_000,
     ) -> None:
@@ -70,7 +69,6 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
         self.model = model.to(self.device).eval()
         self.transform = ResizeLongestSide(self.image_size)
         self.cache = embedding_cache(embedding_cache_bytes)
-        self.embedding_reuse = embedding_reuse
         self.multimask_output = multimask_output
         self.decode_max_pixels = decode_max_pixels
         self._encoder_runs = 0
@@ -82,7 +80,6 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
             name=name,
             device=settings.device,
             embedding_cache_bytes=int(settings.embedding_cache_mb * 1024 * 1024),
-            embedding_reuse=settings.embedding_reuse,
             multimask_output=settings.multimask_output,
             decode_max_pixels=settings.decode_max_pixels,
         )
@@ -106,16 +103,6 @@ class PredictorBackend(VisualPipeline[np.ndarray, SamInputs, SamOutputs, Segment
         return SamInputs(image, self.transform.apply_boxes_torch(boxes, (image.height, image.width)))
 
     def _forward(self, inputs: SamInputs) -> SamOutputs:
-        if not self.embedding_reuse:  # one encoder run per box: only to measure what reuse saves
-            size = (inputs.image.height, inputs.image.width)
-            parts = [self.decode(self.encode_image(inputs.image), box[None]) for box in inputs.boxes]
-            return SamOutputs(
-                low_res=torch.cat([p[0] for p in parts]) if parts else torch.empty(0, 1, 1),
-                scores=torch.cat([p[1] for p in parts]) if parts else torch.empty(0),
-                input_size=self.transform.get_preprocess_shape(size[0], size[1], self.image_size),
-                original_size=size,
-                cached=False,
-            )
         embedding, cached = self._embedding(inputs.image)
         low_res, scores = self.decode(embedding, inputs.boxes)
         return SamOutputs(low_res, scores, embedding.input_size, embedding.original_size, cached)

@@ -138,9 +138,9 @@ def litemedsam_client(litemedsam_model: Sam) -> Iterator[ClientFactory]:
     caches and counters per client; keyword arguments are SamSettings fields."""
     stack: list[TestClient] = []
 
-    def make(**overrides: object) -> TestClient:
+    def make(backend_class: type[PredictorBackend] = PredictorBackend, **overrides: object) -> TestClient:
         settings = SamSettings(log_json=False, **overrides)  # type: ignore[arg-type]
-        backend = PredictorBackend.from_settings(litemedsam_model, "litemedsam", settings)
+        backend = backend_class.from_settings(litemedsam_model, "litemedsam", settings)
         client = TestClient(create_app(settings, backend=backend))
         client.__enter__()
         stack.append(client)

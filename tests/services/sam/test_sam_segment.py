@@ -118,8 +118,13 @@ def test_concurrent_posts_of_one_image_encode_once(litemedsam_client: ClientFact
     assert sorted(b["embedding_cached"] for b in bodies) == [False, True]
 
 
-def test_reuse_off_encodes_per_box(litemedsam_client: ClientFactory, shared_client: TestClient, drawn: Drawn) -> None:
-    client = litemedsam_client(embedding_reuse=False)
+def test_the_benchmarks_per_box_encoding_gives_the_same_masks(
+    litemedsam_client: ClientFactory, shared_client: TestClient, drawn: Drawn
+) -> None:
+    # benchmarks/sam_per_box.py: what bench_sam.py and bench_smner.py compare one embedding per image against.
+    from benchmarks.sam_per_box import PerBoxPredictor
+
+    client = litemedsam_client(backend_class=PerBoxPredictor)
     serving = client.app.state.serving  # type: ignore[attr-defined]
     boxes = [drawn.box, [0, 0, 80, 60], [300, 200, 399, 299]]
     body = segment(client, drawn.b64, boxes)
