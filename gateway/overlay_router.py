@@ -31,7 +31,7 @@ page_router = APIRouter(include_in_schema=False)
 )
 async def gmner_overlay(request: Request, serving: ServingDep) -> Response:
     """The same answer as `POST /v1/gmner`, drawn over the image as a PNG (for people who would rather look)."""
-    post = await read_post(request, serving.settings.max_body_bytes)
+    post = await read_post(request)
     if post.image is None:
         raise InvalidRequest("image_required", "The overlay needs an image: send `image` (multipart) or `image_b64`.")
     # Decoded once, here, as the stages decode it (limits checked, EXIF orientation applied, so boxes land where

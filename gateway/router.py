@@ -75,7 +75,7 @@ STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
 async def gmner(request: Request, serving: ServingDep) -> GMNERResponse | Response:
     """Every named entity of a post with its type, referring expression, groundability, box and mask;
     streamed stage by stage on request."""
-    post = await read_post(request, serving.settings.max_body_bytes)
+    post = await read_post(request)
     if wants_stream(request, post):
         # Validated before the stream starts, so a bad image is a 4xx like any other, not an event.
         decoded = await serving.decode(post)

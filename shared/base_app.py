@@ -24,6 +24,7 @@ from shared.errors import (
 from shared.logs import configure_logging
 from shared.middleware import Authenticator, RequestMiddleware
 from shared.protocol.common import ErrorResponse, HealthResponse, ReadyResponse
+from shared.request_body import describe_errors
 from shared.settings import AppSettings
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,8 @@ def from_http_exception(exc: StarletteHTTPException) -> APIError:
 
 def from_validation_error(exc: RequestValidationError) -> InvalidRequest:
     errors = exc.errors()
-    parts = []
-    for err in errors[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{loc or 'body'}: {err.get('msg')}")
     code = "malformed_json" if any(e.get("type") == "json_invalid" for e in errors) else "invalid_request"
-    return InvalidRequest(code, "; ".join(parts))
+    return InvalidRequest(code, describe_errors(errors))
 
 
 def _add_error_handlers(app: FastAPI, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -122,6 +123,44 @@ def test_wrong_content_type(client: TestClient) -> None:
 def test_body_over_limit(client: TestClient) -> None:
     response = client.post("/v1/gmner", json={"text": "hi", "image_b64": "A" * 500_000})
     assert _error(response) == (413, "body_too_large")
+    assert "400000" in response.json()["error"]["message"]  # the declared length, refused before reading
+
+
+OVERSIZED = json.dumps({"text": "hi", "image_b64": "A" * 500_000}).encode()
+
+
+def test_body_over_limit_without_a_content_length(client: TestClient) -> None:
+    # Chunked: only counting the bytes as they arrive can refuse it (the middleware, the one place that does).
+    response = client.post(
+        "/v1/gmner", content=iter([OVERSIZED[:1000], OVERSIZED[1000:]]), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert _error(response) == (413, "body_too_large")
+
+
+def test_body_over_limit_with_a_lying_content_length(client: TestClient) -> None:
+    headers = {"content-type": "application/json", "content-length": "100"}
+    response = client.post("/v1/gmner", content=OVERSIZED, headers=headers)
+    assert response.request.headers["content-length"] == "100"
+    assert _error(response) == (413, "body_too_large")
+
+
+def test_form_body_over_limit(client: TestClient) -> None:
+    files = {"image": ("big.png", b"A" * 500_000, "image/png")}
+    response = client.post("/v1/gmner/overlay", data={"text": "hi Paris"}, files=files)
+    assert _error(response) == (413, "body_too_large")
+
+
+def test_image_as_a_text_field(client: TestClient) -> None:
+    files = {"attachment": ("notes.txt", b"x", "text/plain")}  # a file part, so that httpx sends multipart
+    response = client.post("/v1/gmner", data={"text": "hi Paris", "image": "abc"}, files=files)
+    assert _error(response) == (422, "invalid_request")
+    assert "file part" in response.json()["error"]["message"]
+
+
+def test_blank_image_field_is_no_image(client: TestClient) -> None:
+    # Read as a post without an image: the request gets as far as NER (down here), not a 4xx.
+    assert client.post("/v1/gmner", data={"text": "hi Paris", "image": ""}).status_code == 503
 
 
 def test_ner_down_is_503_naming_the_stage(client: TestClient) -> None:
