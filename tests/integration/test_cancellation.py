@@ -24,6 +24,7 @@ import pytest
 
 from gmner.embedded.settings import EmbeddedSettings
 from gmner.embedded.stack import EmbeddedStack
+from tests.app_processes import app_process as run_app
 from tests.conftest import free_port
 from tests.integration.conftest import metric_value
 from tests.integration.fake_upstream import TEXT, FakeUpstream, fake_upstream
@@ -70,27 +71,9 @@ def app_process(factory: str, port: int, env: dict[str, str], log: Path) -> Iter
     settings = EmbeddedSettings(stages=[], gateway_port=port)
     launch = EmbeddedStack(settings)._app_launch("gateway")
     command = [part if part != "gateway.app:create_app" else factory for part in launch.command]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + NO_HANG_S
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{factory} did not start: {log.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.1)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    url = f"http://127.0.0.1:{port}"
+    with run_app(command, url=url, env=os.environ | env, log_path=log, start_s=NO_HANG_S) as process:
+        yield process
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.expansion.app import create_app as create_expansion_app
 from services.ner.app import create_app as create_ner_app
 from services.ner.settings import NERSettings
+from tests.app_processes import app_process
 from tests.conftest import REDIS_URL, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,48 +97,10 @@ def _env(**extra: str) -> dict[str, str]:
 def running_app(module: str, log_path: Path, **env: str) -> Iterator[str]:
     """A real uvicorn process serving `module`'s factory; yields its base URL once /health answers."""
     port = free_port()
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            module,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{module} exited: {log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{module} did not start: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    command = [sys.executable, "-m", "uvicorn", module, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    with app_process([*command, "--no-access-log"], url=url, env=_env(**env), log_path=log_path, probe="/health"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
 
 
 def log_lines(path: Path) -> list[dict[str, Any]]:
