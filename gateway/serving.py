@@ -41,10 +41,6 @@ logger = logging.getLogger(__name__)
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
-# How the image goes to VE, VG and SAM. `multipart`: the uploaded bytes as they are, beside the params' JSON
-# (see `shared/protocol/visual.py`). `json`: base64 inside the JSON body, as before multipart existed (33% more
-# bytes, an encode here and a decode in every stage): for stages older than that, and the benchmark's baseline.
-
 
 @dataclass
 class EntityState:

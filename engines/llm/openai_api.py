@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from httpx_sse import EventSource
 
 from shared.metrics import LLM_LATENCY
 from shared.retry import RetryPolicy, send_with_retries
+
+AnswerT = TypeVar("AnswerT")
 
 
 class OpenAIAPIError(Exception):
@@ -60,7 +63,6 @@ class OpenAICompatibleAPI:
         error: type[OpenAIAPIError] = OpenAIAPIError,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.base_url = server.base_url
         self.timeout_s = server.timeout_s
         self.app = app
         self.name = name
@@ -100,7 +102,7 @@ class OpenAICompatibleAPI:
 
         async def read(response: httpx.Response) -> str:
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                return _text_of(await self._read_json(response), chat, self.error, self.name)
+                return self._text_of(await self._read_json(response), chat)
             parts: list[str] = []
             async for event in EventSource(response).aiter_sse():
                 if event.data.strip() == "[DONE]":
@@ -109,13 +111,14 @@ class OpenAICompatibleAPI:
                     chunk = json.loads(event.data)
                 except ValueError as exc:
                     raise self.error(f"malformed {self.name} stream event: {event.data[:200]}") from exc
-                parts.append(_chunk_text(chunk, chat, self.error, self.name))
+                parts.append(self._chunk_text(chunk, chat))
             return "".join(parts).strip()
 
-        text: str = await self._post(path, {**body, "stream": True}, read)
-        return text
+        return await self._post(path, {**body, "stream": True}, read)
 
-    async def _post(self, path: str, body: dict[str, Any], read: Any) -> Any:
+    async def _post(
+        self, path: str, body: dict[str, Any], read: Callable[[httpx.Response], Awaitable[AnswerT]]
+    ) -> AnswerT:
         started = time.perf_counter()
 
         async def send(_: float | None) -> httpx.Response:
@@ -152,23 +155,21 @@ class OpenAICompatibleAPI:
         except ValueError as exc:
             raise self.error(f"malformed {self.name} answer (not JSON): {response.text[:200]}") from exc
 
+    def _chunk_text(self, chunk: Any, chat: bool) -> str:
+        """The text of one streamed chunk: `choices[0].text` (completions) or `choices[0].delta.content` (chat)."""
+        if isinstance(chunk, dict) and "error" in chunk:
+            raise self.error(f"{self.name} failed while answering: {str(chunk['error'])[:200]}")
+        try:
+            choice = chunk["choices"][0] if chunk["choices"] else {}
+            text = choice.get("delta", {}).get("content") if chat else choice.get("text")
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise self.error(f"malformed {self.name} stream event: {str(chunk)[:200]}") from exc
+        return text or ""
 
-def _chunk_text(chunk: Any, chat: bool, error: type[OpenAIAPIError], name: str) -> str:
-    """The text of one streamed chunk: `choices[0].text` (completions) or `choices[0].delta.content` (chat)."""
-    if isinstance(chunk, dict) and "error" in chunk:
-        raise error(f"{name} failed while answering: {str(chunk['error'])[:200]}")
-    try:
-        choice = chunk["choices"][0] if chunk["choices"] else {}
-        text = choice.get("delta", {}).get("content") if chat else choice.get("text")
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise error(f"malformed {name} stream event: {str(chunk)[:200]}") from exc
-    return text or ""
-
-
-def _text_of(body: Any, chat: bool, error: type[OpenAIAPIError], name: str) -> str:
-    try:
-        choice = body["choices"][0]
-        text = choice["message"]["content"] if chat else choice["text"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise error(f"malformed {name} answer: {str(body)[:200]}") from exc
-    return (text or "").strip()
+    def _text_of(self, body: Any, chat: bool) -> str:
+        try:
+            choice = body["choices"][0]
+            text = choice["message"]["content"] if chat else choice["text"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise self.error(f"malformed {self.name} answer: {str(body)[:200]}") from exc
+        return (text or "").strip()

@@ -112,7 +112,6 @@ class VisionChatClient:
 
     def __init__(self, config: VLMConfig, *, app: str, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
-        self.app = app
         self._api = OpenAICompatibleAPI(config, app=app, name="VLM", error=VLMError, client=client)
         self._semaphore = asyncio.Semaphore(config.concurrency)
 
